@@ -1,0 +1,212 @@
+"""The relying party's side of the code flow, around Authlib's Flask client.
+
+OpenID Connect Core §3.1 with PKCE (RFC 7636). The steps of a sign-in, in order:
+
+1. ``start``: fresh ``state`` + ``nonce`` (kept for this browser), PKCE S256 by Authlib, redirect.
+2. ``finish`` at the callback: consume ``state``; check ``iss`` (RFC 9207); stop on ``error``;
+   redeem the code (``client_secret_basic``); check the ID token with python-jose
+   (:mod:`.tokens`); read UserInfo (:mod:`.provider`); start a new portal session.
+3. ``refresh``: the refresh-token grant (RFC 6749 §6); a new ID token is checked as in §12.2.
+
+Tokens live in the server-side store; the browser's cookie holds only a random session id.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from authlib.common.errors import AuthlibBaseError
+from authlib.integrations.base_client import OAuthError
+from flask import session
+from joserfc.errors import JoseError
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from .config import PortalConfig
+from .errors import PortalError
+from .provider import check_metadata, fetch_userinfo, idp_unreachable
+from .responses import AuthorizationError, check_response_issuer
+from .store import MemoryStore
+from .tokens import IdTokenError, JwksCache, check_refreshed, validate_id_token
+
+SESSION_TTL = 8 * 3600  # seconds a portal sign-in is kept on the server
+PENDING_KEY = "pending_logins"  # state -> nonce of sign-ins started in this browser
+MAX_PENDING = 5  # sign-ins one browser may have open at once (tabs)
+
+
+def load_metadata(client: Any, issuer: str) -> Mapping[str, Any]:
+    """The IdP's discovery document (fetched once by Authlib), checked against our issuer."""
+    try:
+        metadata: Mapping[str, Any] = client.load_server_metadata()
+    except (requests.RequestException, ValueError) as exc:
+        raise idp_unreachable("discovery", exc) from None
+    check_metadata(metadata, issuer)
+    return metadata
+
+
+@dataclass
+class RelyingParty:
+    """Everything the views need, created once by ``create_app``."""
+
+    config: PortalConfig
+    client: Any  # Authlib's FlaskOAuth2App, registered as "idp"
+    store: MemoryStore
+    jwks: JwksCache
+
+    def metadata(self) -> Mapping[str, Any]:
+        return load_metadata(self.client, self.config.issuer)
+
+    # --- the portal's own session ----------------------------------------------------------
+
+    def current(self) -> dict[str, Any] | None:
+        """The signed-in record of this browser, or None."""
+        sid = session.get("sid")
+        record = self.store.get(f"session:{sid}") if isinstance(sid, str) else None
+        if sid is not None and record is None:
+            session.pop("sid", None)  # expired on the server, or the portal restarted
+        return record
+
+    def save(self, record: dict[str, Any]) -> None:
+        self.store.set(f"session:{session['sid']}", record, SESSION_TTL)
+
+    def sign_out(self) -> None:
+        """Forget the tokens and the session here; the IdP's SSO session is untouched."""
+        sid = session.get("sid")
+        if isinstance(sid, str):
+            self.store.delete(f"session:{sid}")
+        session.clear()
+
+    # --- the flow --------------------------------------------------------------------------
+
+    def start(self) -> Response:
+        self.metadata()
+        state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        pending = dict(session.get(PENDING_KEY) or {})
+        pending[state] = nonce
+        session[PENDING_KEY] = dict(list(pending.items())[-MAX_PENDING:])
+        response: Response = self.client.authorize_redirect(
+            self.config.redirect_uri, state=state, nonce=nonce
+        )
+        return response
+
+    def finish(self, args: MultiDict[str, str]) -> None:
+        state = args.get("state", "")
+        pending = dict(session.get(PENDING_KEY) or {})
+        nonce = pending.pop(state, None)
+        session[PENDING_KEY] = pending
+        try:
+            metadata = self.metadata()
+            check_response_issuer(
+                args.get("iss"),
+                self.config.issuer,
+                bool(metadata.get("authorization_response_iss_parameter_supported")),
+            )
+            if nonce is None:
+                raise PortalError(
+                    "unknown_state",
+                    "This sign-in response does not belong to a sign-in started in this "
+                    "browser, or it was already used. Please sign in again.",
+                    "该登录响应不属于在本浏览器发起的登录，或已被使用过，请重新登录。",
+                )
+            if "error" in args:
+                raise AuthorizationError(args["error"], args.get("error_description"))
+        except PortalError:
+            self.client.framework.clear_state_data(session, state)
+            raise
+
+        token, claims = self._redeem_code(nonce)
+        userinfo = fetch_userinfo(
+            metadata["userinfo_endpoint"],
+            token["access_token"],
+            claims["sub"],
+            self.config.http_timeout,
+        )
+        session.clear()  # a new session id after sign-in (no session fixation)
+        session["sid"] = secrets.token_urlsafe(32)
+        self.save(
+            {
+                "claims": claims,
+                "userinfo": userinfo,
+                "access_token": token["access_token"],
+                "refresh_token": token.get("refresh_token"),
+                "id_token": token["id_token"],
+                "expires_at": token.get("expires_at"),
+                "scope": token.get("scope") or self.config.scope,
+                "nonce": nonce,
+            }
+        )
+
+    def refresh(self, record: dict[str, Any]) -> None:
+        if not record["refresh_token"]:
+            raise PortalError(
+                "no_refresh_token",
+                "The identity provider issued no refresh token (the offline_access scope "
+                "was not granted to this portal).",
+                "统一身份认证平台未签发刷新令牌（本门户未获得 offline_access 授权）。",
+            )
+        try:
+            token = self.client.fetch_access_token(
+                grant_type="refresh_token",
+                refresh_token=record["refresh_token"],
+                scope=record["scope"],
+            )
+        except OAuthError as exc:
+            if exc.error == "invalid_grant":  # revoked, expired, or the SSO session ended
+                self.sign_out()
+            raise AuthorizationError(exc.error or "server_error", exc.description) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise idp_unreachable("token endpoint", exc) from None
+        if "id_token" in token:  # OIDC Core §12.2
+            claims = self.check_id_token(token, record["nonce"], nonce_required=False)
+            check_refreshed(record["claims"], claims)
+            record.update(claims=claims, id_token=token["id_token"])
+        record.update(
+            access_token=token["access_token"],
+            # Refresh tokens rotate: keep the new one; the old one is spent.
+            refresh_token=token.get("refresh_token") or record["refresh_token"],
+            expires_at=token.get("expires_at"),
+        )
+        self.save(record)
+
+    def check_id_token(
+        self, token: Mapping[str, Any], nonce: str, *, nonce_required: bool = True
+    ) -> dict[str, Any]:
+        """Our own, independent check of the ID token of a token response (python-jose)."""
+        if not isinstance(token.get("id_token"), str):
+            raise PortalError(
+                "no_id_token", "The token response has no ID token.", "令牌响应中没有 ID 令牌。"
+            )
+        return validate_id_token(
+            token["id_token"],
+            self.jwks,
+            issuer=self.config.issuer,
+            client_id=self.config.client_id,
+            nonce=nonce,
+            nonce_required=nonce_required,
+            access_token=token.get("access_token"),
+            leeway=self.config.leeway,
+        )
+
+    def _redeem_code(self, nonce: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The token request (Authlib sends code, redirect_uri and code_verifier with HTTP
+        Basic), then our ID token check. Returns the token response and the verified claims."""
+        try:
+            token: dict[str, Any] = self.client.authorize_access_token()
+        except OAuthError as exc:
+            raise AuthorizationError(exc.error or "server_error", exc.description) from None
+        except (JoseError, AuthlibBaseError) as exc:
+            # Authlib's own ID token check failed. Ours names the reason in plain words;
+            # Authlib keeps the token response it fetched on ``client.token`` for this request.
+            self.check_id_token(self.client.token or {}, nonce)
+            raise IdTokenError(
+                "id_token_rejected",
+                f"The ID token failed the OIDC client library's checks ({exc.error}).",
+                f"ID 令牌未通过 OIDC 客户端库的校验（{exc.error}）。",
+            ) from None
+        except (requests.RequestException, ValueError) as exc:
+            raise idp_unreachable("token endpoint", exc) from None
+        return token, self.check_id_token(token, nonce)

@@ -1,0 +1,1 @@
+"""Citizens' accounts: registration with the real-name check, passwords, sign-in."""

@@ -1,0 +1,194 @@
+"""Account service: register a citizen (real-name checked), authenticate, look up.
+
+Registration pipeline: parse the ID number → check phone → check password policy → real-name
+check against the population registry → one account per ID number (blind-index unique key) and
+per phone → store ciphertext + blind index + masked form. Sign-in pipeline: throttle → find by ID
+number or phone → verify argon2id (dummy verify when absent) → status → rehash if parameters
+changed. Each step raises a typed error from ``idp.errors``.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.accounts.passwords import PasswordHasher
+from idp.accounts.registry import PopulationRegistry, normalise_name
+from idp.accounts.throttle import LoginThrottle
+from idp.audit import AuditTrail
+from idp.clock import Clock, system_clock, to_datetime
+from idp.errors import (
+    AccountLocked,
+    AuthenticationFailed,
+    Conflict,
+    InvalidIdNumber,
+    RegistryMismatch,
+    ValidationError,
+)
+from idp.identity import IdNumberProtector, parse_id_number
+from idp.store.models import Account
+
+_PHONE = re.compile(r"^1[3-9]\d{9}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_phone(raw: str) -> str:
+    phone = re.sub(r"[\s\-()]", "", raw or "")
+    if phone.startswith("+86"):
+        phone = phone[3:]
+    elif phone.startswith("0086"):
+        phone = phone[4:]
+    if not _PHONE.match(phone):
+        raise ValidationError("phone must be an 11-digit mainland mobile number, e.g. 13800138000",
+                              code="phone.invalid")
+    return phone
+
+
+def looks_like_phone(username: str) -> bool:
+    return bool(_PHONE.match(re.sub(r"[\s\-]", "", username.removeprefix("+86"))))
+
+
+@dataclass(frozen=True)
+class Registration:
+    id_number: str
+    name: str
+    phone: str
+    password: str
+    email: str | None = None
+
+
+class AccountService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        protector: IdNumberProtector,
+        registry: PopulationRegistry,
+        hasher: PasswordHasher,
+        throttle: LoginThrottle,
+        audit: AuditTrail,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._sessions = sessions
+        self._protector = protector
+        self._registry = registry
+        self._hasher = hasher
+        self._throttle = throttle
+        self._audit = audit
+        self._clock = clock
+
+    # -- registration -------------------------------------------------------------------
+    def register(self, reg: Registration, *, ip: str | None = None,
+                 actor: str = "self") -> Account:
+        id_number = parse_id_number(reg.id_number)
+        name = normalise_name(reg.name)
+        if not name or len(name) > 100:
+            raise ValidationError("enter your real name as on the ID card", code="name.invalid")
+        phone = normalise_phone(reg.phone)
+        email = (reg.email or "").strip() or None
+        if email is not None and not _EMAIL.match(email):
+            raise ValidationError("email address is not valid", code="email.invalid")
+        self._hasher.check_policy(reg.password, forbidden=(id_number.value, phone))
+        protected = self._protector.protect(id_number)
+        with self._sessions() as session:
+            if session.scalar(select(Account.id).where(
+                    Account.id_number_bidx == protected.blind_index)):
+                self._audit.record(actor, "account:register:duplicate",
+                                   subject=protected.masked, ip=ip)
+                raise Conflict("an account already exists for this ID number; sign in or reset "
+                               "the password", code="account.duplicate_id_number")
+            if session.scalar(select(Account.id).where(Account.phone == phone)):
+                raise Conflict("this phone number is already bound to another account",
+                               code="account.duplicate_phone")
+        if not self._registry.name_matches(id_number.value, name):
+            self._audit.record(actor, "account:register:registry_mismatch",
+                               subject=protected.masked, ip=ip)
+            raise RegistryMismatch("the name does not match the population registry for this ID "
+                                   "number; check both against your ID card")
+        now = to_datetime(self._clock())
+        account = Account(
+            id=str(uuid.uuid4()),
+            id_number_bidx=protected.blind_index,
+            id_number_enc=protected.ciphertext,
+            id_number_key=protected.key_id,
+            id_number_masked=protected.masked,
+            id_kind=id_number.kind,
+            name=name,
+            phone=phone,
+            phone_verified=False,
+            email=email,
+            gender=id_number.gender,
+            birthdate=id_number.birth_date,
+            password_hash=self._hasher.hash(reg.password),
+            status="active",
+            assurance="L2",
+            created_at=now,
+            updated_at=now,
+            password_changed_at=now,
+        )
+        try:
+            with self._sessions.begin() as session:
+                session.add(account)
+        except IntegrityError:
+            # Lost a race with a concurrent registration of the same number or phone.
+            raise Conflict("an account already exists for this ID number or phone",
+                           code="account.duplicate_id_number") from None
+        self._audit.record(actor, "account:register:success", subject=account.id, ip=ip,
+                           extra={"id_number": protected.masked})
+        return account
+
+    # -- sign-in ------------------------------------------------------------------------
+    def find_by_username(self, username: str) -> Account | None:
+        username = (username or "").strip()
+        if not username:
+            return None
+        with self._sessions() as session:
+            if looks_like_phone(username):
+                return session.scalar(
+                    select(Account).where(Account.phone == normalise_phone(username)))
+            try:
+                bidx = self._protector.index(username)
+            except InvalidIdNumber:
+                return None
+            return session.scalar(select(Account).where(Account.id_number_bidx == bidx))
+
+    def authenticate(self, username: str, password: str, *, ip: str | None = None) -> Account:
+        """Verify a password sign-in; raises RateLimited, AuthenticationFailed, AccountLocked."""
+        self._throttle.check(username, ip)
+        account = self.find_by_username(username)
+        ok = self._hasher.verify(account.password_hash if account else None, password or "")
+        if account is None or not ok:
+            self._throttle.failed(username, ip)
+            self._audit.record(account.id if account else "anonymous", "account:login:failure",
+                               subject=account.id if account else None, ip=ip,
+                               extra={"reason": "bad_credentials" if account else "unknown_user"})
+            raise AuthenticationFailed("the ID number / phone or the password is not correct")
+        if account.status != "active":
+            self._audit.record(account.id, "account:login:locked", subject=account.id, ip=ip)
+            raise AccountLocked("this account is locked; contact the service hotline or visit "
+                                "a service counter")
+        self._throttle.succeeded(username)
+        now = to_datetime(self._clock())
+        with self._sessions.begin() as session:
+            row = session.get(Account, account.id)
+            assert row is not None  # noqa: S101 — just found it
+            row.last_login_at = now
+            if self._hasher.needs_rehash(row.password_hash):
+                row.password_hash = self._hasher.hash(password)
+            account = row
+        self._audit.record(account.id, "account:login:success", subject=account.id, ip=ip,
+                           extra={"method": "pwd"})
+        return account
+
+    def get(self, account_id: str) -> Account | None:
+        with self._sessions() as session:
+            return session.get(Account, account_id)
+
+    def reveal_id_number(self, account: Account) -> str:
+        """The clear ID number, for release under the dedicated scope only (issue 5)."""
+        return self._protector.reveal(account.id_number_enc)

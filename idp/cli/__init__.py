@@ -1,0 +1,1 @@
+"""The ``idp`` command line (DESIGN.md §6)."""

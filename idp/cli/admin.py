@@ -1,0 +1,167 @@
+"""Administrative commands: init, registry import, accounts, clients, keys, audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from idp.accounts.services import Registration
+from idp.cli.output import CliError, emit, guarded, json_option, read_stdin_secret, services
+from idp.clients import NewClient
+from idp.store import migrate
+
+
+@click.command()
+@json_option
+@guarded
+def init(as_json: bool) -> None:
+    """Create or migrate the schema; create signing and identity keys if missing."""
+    svc = services(create_keys=True)
+    try:
+        migrate.upgrade(svc.engine)
+        created = svc.keys.ensure_keys()
+        revision = migrate.current_revision(svc.engine)
+    finally:
+        svc.close()
+    emit(as_json, {"revision": revision, "created_keys": created},
+         f"schema at revision {revision}; created keys: {', '.join(created) or 'none'}")
+
+
+@click.group()
+def registry() -> None:
+    """The local population registry."""
+
+
+@registry.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@json_option
+@guarded
+def registry_import(file: Path, as_json: bool) -> None:
+    """Load FILE.csv (header: id_number,name) into the local registry; all or nothing."""
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CliError(f"file not found: {file}") from None
+    except UnicodeDecodeError:
+        raise CliError(f"{file} is not UTF-8 text") from None
+    svc = services()
+    try:
+        count = svc.table_registry.import_csv(text)
+    finally:
+        svc.close()
+    emit(as_json, {"imported": count}, f"imported {count} registry entries")
+
+
+@click.group()
+def accounts() -> None:
+    """Citizens' accounts."""
+
+
+@accounts.command("create")
+@click.option("--id-number", required=True)
+@click.option("--name", required=True)
+@click.option("--phone", required=True)
+@click.option("--password-stdin", is_flag=True, required=True,
+              help="Read the password from standard input (never from the command line).")
+@json_option
+@guarded
+def accounts_create(id_number: str, name: str, phone: str, password_stdin: bool,
+                    as_json: bool) -> None:
+    """Create a citizen account; the name must match the population registry."""
+    password = read_stdin_secret()
+    svc = services()
+    try:
+        account = svc.accounts.register(
+            Registration(id_number=id_number, name=name, phone=phone, password=password),
+            actor="cli")
+    finally:
+        svc.close()
+    emit(as_json, {"sub": account.id, "id_number": account.id_number_masked,
+                   "name": account.name},
+         f"created account {account.id} for {account.id_number_masked}")
+
+
+@click.group()
+def clients() -> None:
+    """Relying parties (OIDC clients)."""
+
+
+@clients.command("create")
+@click.option("--name", required=True)
+@click.option("--channel", required=True,
+              type=click.Choice(["website", "app", "miniprogram", "counter", "service"]))
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--backchannel-logout-uri")
+@click.option("--scope", "scopes", multiple=True, help="Allowed scope (repeat, or space-separated).")
+@click.option("--skip-consent", is_flag=True, help="First-party portal: no consent page.")
+@click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
+@click.option("--client-id", help="Choose the client_id (default: generated).")
+@json_option
+@guarded
+def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
+                   post_logout: tuple[str, ...], backchannel_logout_uri: str | None,
+                   scopes: tuple[str, ...], skip_consent: bool, id_token_alg: str,
+                   client_id: str | None, as_json: bool) -> None:
+    """Register a client; prints client_id and, for confidential clients, client_secret."""
+    scope_list = tuple(s for item in scopes for s in item.split())
+    svc = services()
+    try:
+        record, secret = svc.clients.create(NewClient(
+            name=name, channel=channel, redirect_uris=redirect_uris,
+            post_logout_redirect_uris=post_logout, backchannel_logout_uri=backchannel_logout_uri,
+            scopes=scope_list, skip_consent=skip_consent, id_token_signed_response_alg=id_token_alg,
+            client_id=client_id))
+    finally:
+        svc.close()
+    data = {"client_id": record.client_id, "channel": record.channel,
+            "client_type": record.client_type,
+            "token_endpoint_auth_method": record.token_endpoint_auth_method,
+            "redirect_uris": list(record.redirect_uris), "scopes": list(record.scopes)}
+    if secret:
+        data["client_secret"] = secret
+    emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
+
+
+@click.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("list")
+@json_option
+@guarded
+def keys_list(as_json: bool) -> None:
+    svc = services()
+    try:
+        rows = [{"kid": k.kid, "alg": k.alg, "state": k.state,
+                 "created_at": k.created_at.isoformat()} for k in svc.keys.list_keys()]
+    finally:
+        svc.close()
+    emit(as_json, {"keys": rows},
+         "\n".join(f"{r['kid']}  {r['alg']}  {r['state']}  {r['created_at']}" for r in rows))
+
+
+@click.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+@json_option
+@guarded
+def audit_verify(as_json: bool) -> None:
+    """Check the hash chain; exit 1 and name the first broken entry when it was tampered with."""
+    svc = services()
+    try:
+        result = svc.audit.verify()
+    finally:
+        svc.close()
+    data = {"ok": result.ok, "checked": result.checked, "head": result.head,
+            "broken_at": result.broken_at, "reason": result.reason}
+    if result.ok:
+        emit(as_json, data, f"audit trail intact: {result.checked} entries, head {result.head}")
+        return
+    emit(as_json, data, f"audit trail BROKEN at entry {result.broken_at}: {result.reason}")
+    raise SystemExit(1)

@@ -1,0 +1,87 @@
+"""``idp seed-demo``: demo citizens in the local registry, their accounts, and one client per
+channel. Idempotent: existing citizens are kept; demo clients get a fresh secret each run and
+the credentials are written to ``<data_dir>/demo-clients.json`` (mode 0600) for ``make run``."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from idp.accounts.services import Registration
+from idp.cli.output import emit, guarded, json_option, services
+from idp.clients import NewClient
+from idp.errors import Conflict
+
+DEMO_PASSWORD = "Demo-2026-gov"  # noqa: S105 — published demo credential, development only
+DEMO_CITIZENS = (
+    ("11010519491231002X", "张三", "13800138000"),
+    ("44030519900101123X", "李四", "13800138001"),
+    ("310104198506150023", "王芳", "13800138002"),
+)
+PORTAL = "http://localhost:5001"
+
+
+def _demo_clients() -> list[NewClient]:
+    return [
+        NewClient(name="示例部门门户 Demo department portal", channel="website",
+                  client_id="demo-website", redirect_uris=(f"{PORTAL}/callback",),
+                  post_logout_redirect_uris=(f"{PORTAL}/",), skip_consent=False),
+        NewClient(name="一网通办 App (demo)", channel="app", client_id="demo-app",
+                  redirect_uris=("http://127.0.0.1/callback", "cn.gov.ywtb.app:/callback"),
+                  skip_consent=True),
+        NewClient(name="一网通办小程序 Mini-program (demo)", channel="miniprogram",
+                  client_id="demo-miniprogram",
+                  redirect_uris=("https://miniprogram.example.gov.cn/callback",),
+                  skip_consent=True),
+        NewClient(name="政务服务中心自助终端 Counter terminal (demo)", channel="counter",
+                  client_id="demo-counter",
+                  redirect_uris=("https://counter.example.gov.cn/callback",), skip_consent=True),
+    ]
+
+
+@click.command("seed-demo")
+@json_option
+@guarded
+def seed_demo(as_json: bool) -> None:
+    """Load demo citizens and one demo client per channel (development)."""
+    svc = services()
+    try:
+        csv = "id_number,name\n" + "".join(f"{n},{name}\n" for n, name, _ in DEMO_CITIZENS)
+        svc.table_registry.import_csv(csv)
+        citizens = []
+        for number, name, phone in DEMO_CITIZENS:
+            try:
+                svc.accounts.register(Registration(number, name, phone, DEMO_PASSWORD),
+                                      actor="seed-demo")
+            except Conflict:
+                pass
+            citizens.append({"name": name, "phone": phone, "id_number": number,
+                             "password": DEMO_PASSWORD})
+        clients: dict[str, Any] = {}
+        for new in _demo_clients():
+            assert new.client_id is not None  # noqa: S101
+            if svc.clients.get(new.client_id) is None:
+                record, secret = svc.clients.create(new, actor="seed-demo")
+            else:
+                record, secret = svc.clients.get(new.client_id), None  # type: ignore[assignment]
+                if record.client_type == "confidential":
+                    secret = svc.clients.reset_secret(new.client_id, actor="seed-demo")
+            clients[record.channel] = {"client_id": record.client_id,
+                                       "client_secret": secret,
+                                       "redirect_uris": list(record.redirect_uris)}
+    finally:
+        svc.close()
+    out = Path(svc.settings.data_dir) / "demo-clients.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"issuer": svc.settings.issuer, "clients": clients, "citizens": citizens},
+                  fh, ensure_ascii=False, indent=2)
+    emit(as_json, {"citizens": len(citizens), "clients": sorted(clients),
+                   "credentials_file": str(out)},
+         f"demo data ready: {len(citizens)} citizens, clients {', '.join(sorted(clients))}; "
+         f"credentials in {out}")

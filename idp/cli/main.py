@@ -1,0 +1,44 @@
+"""Entry point of the ``idp`` command: every sub-command, one-line errors, exit 2 on bad input."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from idp.cli import admin, demo, serve
+from idp.cli.output import CliError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """一网通办 Unified Identity — OpenID Connect provider."""
+
+
+cli.add_command(admin.init)
+cli.add_command(serve.serve)
+cli.add_command(demo.seed_demo)
+cli.add_command(admin.registry)
+cli.add_command(admin.accounts)
+cli.add_command(admin.clients)
+cli.add_command(admin.keys)
+cli.add_command(admin.audit)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="idp", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        return 2
+    except CliError as exc:
+        exc.show()
+        return 2
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""``idp serve``: the production WSGI server (gunicorn, sync workers — DESIGN.md §5 measured
+gthread/gevent collapsing on the signing path). Each worker builds its own app and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+from idp.cli.output import guarded
+from idp.config import load_settings
+
+# No query strings, cookies or bodies in the access log: they can carry codes and tokens.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms'
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self._options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from idp.web import create_app
+
+        return create_app()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--access-log/--no-access-log", default=True)
+@guarded
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
+    """Run the IdP with gunicorn (sync workers)."""
+    settings = load_settings()  # fail fast, in one line, on bad settings
+    from idp.container import build_services
+
+    services = build_services(settings)
+    try:
+        services.keys.check_ready()
+    finally:
+        services.close()
+    options: dict[str, Any] = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "worker_class": "sync",
+        "timeout": 30,
+        "graceful_timeout": 10,
+        "keepalive": 2,
+        "accesslog": "-" if access_log else None,
+        "access_log_format": ACCESS_LOG_FORMAT,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "idp",
+        "forwarded_allow_ips": "127.0.0.1",
+    }
+    _Gunicorn(options).run()

@@ -1,0 +1,197 @@
+"""Client registry service: register relying parties, look them up (cached), check secrets.
+
+Client secrets are generated here (256 random bits) and stored as a SHA-256 digest compared in
+constant time — never with argon2 (DESIGN.md §4: that would cap the token endpoint).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.audit import AuditTrail
+from idp.clients.channels import CHANNELS
+from idp.clients.redirects import check_redirect_uri
+from idp.clock import Clock, system_clock, to_datetime
+from idp.errors import Conflict, NotFound, ValidationError
+from idp.store.models import Client
+
+KNOWN_SCOPES = ("openid", "profile", "phone", "email", "address", "offline_access")
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewClient:
+    name: str
+    channel: str
+    redirect_uris: tuple[str, ...] = ()
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    backchannel_logout_uri: str | None = None
+    scopes: tuple[str, ...] = ()
+    skip_consent: bool = False
+    id_token_signed_response_alg: str = "RS256"
+    client_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """An immutable snapshot of a client, safe to cache and share between threads."""
+
+    client_id: str
+    name: str
+    channel: str
+    client_type: str
+    token_endpoint_auth_method: str
+    redirect_uris: tuple[str, ...]
+    post_logout_redirect_uris: tuple[str, ...]
+    backchannel_logout_uri: str | None
+    grant_types: tuple[str, ...]
+    scopes: tuple[str, ...]
+    id_token_signed_response_alg: str
+    skip_consent: bool
+    status: str
+    secret_digest: str | None = field(repr=False, default=None)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_type == "public"
+
+    def check_secret(self, secret: str) -> bool:
+        if not self.secret_digest or not secret:
+            return False
+        return hmac.compare_digest(self.secret_digest, secret_digest(secret))
+
+    @classmethod
+    def from_row(cls, row: Client) -> ClientRecord:
+        return cls(
+            client_id=row.client_id, name=row.name, channel=row.channel,
+            client_type=row.client_type, token_endpoint_auth_method=row.token_endpoint_auth_method,
+            redirect_uris=tuple(row.redirect_uris or ()),
+            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
+            backchannel_logout_uri=row.backchannel_logout_uri,
+            grant_types=tuple(row.grant_types or ()), scopes=tuple(row.scopes or ()),
+            id_token_signed_response_alg=row.id_token_signed_response_alg,
+            skip_consent=row.skip_consent, status=row.status,
+            secret_digest=row.secret_digest, extra=dict(row.extra or {}),
+        )
+
+
+class ClientService:
+    def __init__(self, sessions: sessionmaker[Session], *, audit: AuditTrail,
+                 clock: Clock = system_clock, production: bool = False,
+                 cache_ttl: float = 10.0) -> None:
+        self._sessions = sessions
+        self._audit = audit
+        self._clock = clock
+        self._production = production
+        self._cache_ttl = cache_ttl
+        self._cache: dict[str, tuple[float, ClientRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def create(self, new: NewClient, *, actor: str = "cli") -> tuple[ClientRecord, str | None]:
+        """Register a client. Returns the record and, for confidential clients, the secret
+        (shown once; only its digest is stored)."""
+        profile = CHANNELS.get(new.channel)
+        if profile is None:
+            raise ValidationError(f"unknown channel {new.channel!r}; use one of "
+                                  f"{', '.join(CHANNELS)}", code="client.channel")
+        name = new.name.strip()
+        if not name or len(name) > 200:
+            raise ValidationError("client name must be 1–200 characters", code="client.name")
+        redirects = tuple(dict.fromkeys(
+            check_redirect_uri(u, native=profile.native_redirects,
+                               allow_http_loopback=not self._production)
+            for u in new.redirect_uris))
+        if profile.needs_redirect_uri and not redirects:
+            raise ValidationError(f"a {profile.name} client needs at least one --redirect-uri",
+                                  code="client.redirect_uri")
+        post_logout = tuple(check_redirect_uri(u, native=profile.native_redirects,
+                                               allow_http_loopback=not self._production)
+                            for u in new.post_logout_redirect_uris)
+        backchannel = None
+        if new.backchannel_logout_uri:
+            backchannel = check_redirect_uri(new.backchannel_logout_uri, native=False,
+                                             allow_http_loopback=not self._production)
+        scopes = tuple(dict.fromkeys(new.scopes or profile.default_scopes))
+        unknown = [s for s in scopes if s not in KNOWN_SCOPES]
+        if unknown:
+            raise ValidationError(f"unknown scope(s): {' '.join(unknown)}", code="client.scope")
+        if new.id_token_signed_response_alg not in ("RS256", "ES256"):
+            raise ValidationError("id_token_signed_response_alg must be RS256 or ES256",
+                                  code="client.alg")
+        client_id = new.client_id or f"{new.channel}-{secrets.token_hex(8)}"
+        secret = secrets.token_urlsafe(32) if profile.client_type == "confidential" else None
+        now = to_datetime(self._clock())
+        row = Client(
+            client_id=client_id, secret_digest=secret_digest(secret) if secret else None,
+            name=name, channel=profile.name, client_type=profile.client_type,
+            token_endpoint_auth_method=profile.auth_method, redirect_uris=list(redirects),
+            post_logout_redirect_uris=list(post_logout), backchannel_logout_uri=backchannel,
+            grant_types=list(profile.grant_types),
+            response_types=["code"] if profile.needs_redirect_uri else [],
+            scopes=list(scopes), id_token_signed_response_alg=new.id_token_signed_response_alg,
+            skip_consent=new.skip_consent, status="active", extra={},
+            created_at=now, updated_at=now,
+        )
+        with self._sessions.begin() as session:
+            if session.get(Client, client_id) is not None:
+                raise Conflict(f"client {client_id} already exists", code="client.exists")
+            session.add(row)
+        self._audit.record(actor, "client:create:success", client_id=client_id,
+                           extra={"channel": profile.name, "name": name})
+        return ClientRecord.from_row(row), secret
+
+    def get(self, client_id: str) -> ClientRecord | None:
+        """Look up a client; cached for a few seconds (metadata changes are rare)."""
+        if not client_id or len(client_id) > 64:
+            return None
+        now = self._clock()
+        hit = self._cache.get(client_id)
+        if hit is not None and now - hit[0] < self._cache_ttl:
+            return hit[1]
+        with self._sessions() as session:
+            row = session.get(Client, client_id)
+            record = ClientRecord.from_row(row) if row is not None else None
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[client_id] = (now, record)
+        return record
+
+    def list(self) -> list[ClientRecord]:
+        with self._sessions() as session:
+            return [ClientRecord.from_row(r)
+                    for r in session.scalars(select(Client).order_by(Client.created_at))]
+
+    def invalidate(self, client_id: str | None = None) -> None:
+        with self._lock:
+            if client_id is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(client_id, None)
+
+    def reset_secret(self, client_id: str, *, actor: str = "cli") -> str:
+        """Issue a new secret for a confidential client (the old one stops working)."""
+        secret = secrets.token_urlsafe(32)
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            if row.client_type != "confidential":
+                raise ValidationError("public clients have no secret", code="client.public")
+            row.secret_digest = secret_digest(secret)
+            row.updated_at = to_datetime(self._clock())
+        self.invalidate(client_id)
+        self._audit.record(actor, "client:secret:rotate", client_id=client_id)
+        return secret

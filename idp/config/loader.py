@@ -1,0 +1,145 @@
+"""Load settings: defaults file, then the file named by ``IDP_CONFIG``, then ``IDP_*`` variables.
+
+Environment names: ``IDP_<KEY>`` for top-level keys and ``IDP_<SECTION>_<KEY>`` for keys of a
+section, so ``IDP_DATABASE_URL`` is ``database.url``, ``IDP_REDIS_URL`` is ``redis.url`` and
+``IDP_KEYS_DIR`` is ``keys.dir``. This is the only module that reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from idp.config.settings import DEV_SECRET_KEY, Settings
+from idp.errors import ConfigError
+
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "default.toml"
+_PACKAGED_DEFAULT = Path(__file__).resolve().parent / "default.toml"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+ALGORITHMS = {"RS256", "ES256"}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not valid TOML: {exc}") from None
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _coerce(name: str, raw: Any, target: type[Any] | str) -> Any:
+    kind = target if isinstance(target, str) else target.__name__
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name} must be of type {kind}, got {raw!r}") from None
+
+
+def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+    kwargs: dict[str, Any] = {}
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"unknown setting {prefix}{key}")
+    for f in dataclasses.fields(cls):
+        dotted = f"{prefix}{f.name}"
+        env_name = "IDP_" + dotted.replace(".", "_").upper()
+        if dataclasses.is_dataclass(f.type) or (
+            isinstance(f.type, str) and f.type.endswith("Settings")
+        ):
+            sub_cls = f.default_factory  # type: ignore[misc]
+            section = data.get(f.name, {})
+            if not isinstance(section, Mapping):
+                raise ConfigError(f"setting {dotted} must be a table")
+            kwargs[f.name] = _build(sub_cls, section, f"{dotted}.", env)  # type: ignore[arg-type]
+            continue
+        if env_name in env:
+            kwargs[f.name] = _coerce(dotted, env[env_name], f.type)
+        elif f.name in data:
+            kwargs[f.name] = _coerce(dotted, data[f.name], f.type)
+    return cls(**kwargs)
+
+
+def validate(settings: Settings) -> None:
+    """Refuse settings that are malformed, or unsafe in production mode."""
+    if settings.mode not in {"development", "production"}:
+        raise ConfigError(f"mode must be 'development' or 'production', got {settings.mode!r}")
+    parts = urlsplit(settings.issuer)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"issuer must be an absolute http(s) URL, got {settings.issuer!r}")
+    if parts.query or parts.fragment or settings.issuer.endswith("/"):
+        raise ConfigError("issuer must have no query, fragment or trailing slash")
+    for alg_name in ("id_token_alg", "access_token_alg"):
+        if getattr(settings.keys, alg_name) not in ALGORITHMS:
+            raise ConfigError(f"keys.{alg_name} must be one of {sorted(ALGORITHMS)}")
+    if settings.registry.backend not in {"table", "http"}:
+        raise ConfigError("registry.backend must be 'table' or 'http'")
+    if settings.registry.backend == "http" and not settings.registry.http_url:
+        raise ConfigError("registry.backend = 'http' needs registry.http_url")
+    if settings.ui.default_locale not in {"zh_CN", "en"}:
+        raise ConfigError("ui.default_locale must be 'zh_CN' or 'en'")
+    for name in ("authorization_code_ttl", "access_token_ttl", "id_token_ttl",
+                 "refresh_token_ttl", "used_code_memory"):
+        if getattr(settings.tokens, name) <= 0:
+            raise ConfigError(f"tokens.{name} must be positive")
+    if not settings.production:
+        return
+    if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"production mode needs an https:// issuer, got {settings.issuer!r} "
+            "(set IDP_ISSUER to the public https URL)"
+        )
+    if settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
+        raise ConfigError(
+            "production mode needs a secret_key of 32+ random characters, not the default "
+            "(set IDP_SECRET_KEY)"
+        )
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Load, merge and validate the settings. ``env`` defaults to ``os.environ``."""
+    environ = os.environ if env is None else env
+    default_file = DEFAULT_FILE if DEFAULT_FILE.exists() else _PACKAGED_DEFAULT
+    data = _read_toml(default_file) if default_file.exists() else {}
+    extra_path = environ.get("IDP_CONFIG")
+    if extra_path:
+        data = _merge(data, _read_toml(Path(extra_path)))
+    if overrides:
+        data = _merge(data, overrides)
+    settings = _build(Settings, data, "", environ)
+    validate(settings)
+    return settings  # type: ignore[no-any-return]

@@ -1,0 +1,111 @@
+"""The typed, frozen settings object.
+
+Each section mirrors a table of ``config/default.toml``, where every key has its default and a
+comment; ``docs/configuration.md`` is generated from that file. Values are validated by
+:func:`idp.config.loader.load_settings`, never read from the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = ""
+    pool_size: int = 10
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str = ""
+    prefix: str = "idp:"
+
+
+@dataclass(frozen=True)
+class KeysSettings:
+    dir: str = "keys/dev"
+    id_token_alg: str = "RS256"
+    access_token_alg: str = "ES256"
+
+
+@dataclass(frozen=True)
+class TokensSettings:
+    authorization_code_ttl: int = 60
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    refresh_token_ttl: int = 2592000
+    used_code_memory: int = 86400
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    cookie_name: str = "idp_session"
+    absolute_ttl: int = 28800
+    cookie_secure: bool = False
+
+
+@dataclass(frozen=True)
+class PasswordSettings:
+    time_cost: int = 2
+    memory_cost: int = 32768
+    parallelism: int = 1
+    min_length: int = 8
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    account_failures: int = 5
+    ip_failures: int = 30
+    window: int = 900
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    backend: str = "table"
+    http_url: str = ""
+    http_timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    default_locale: str = "zh_CN"
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str = "http://localhost:5000"
+    mode: str = "development"
+    secret_key: str = DEV_SECRET_KEY
+    data_dir: str = "var"
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    keys: KeysSettings = field(default_factory=KeysSettings)
+    tokens: TokensSettings = field(default_factory=TokensSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    passwords: PasswordSettings = field(default_factory=PasswordSettings)
+    ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    registry: RegistrySettings = field(default_factory=RegistrySettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+
+    @property
+    def production(self) -> bool:
+        return self.mode == "production"
+
+    @property
+    def database_url(self) -> str:
+        """The durable store's URL; SQLite under ``data_dir`` when none is configured."""
+        if self.database.url:
+            return self.database.url
+        return f"sqlite:///{Path(self.data_dir).resolve() / 'idp.db'}"
+
+    @property
+    def ephemeral_sqlite_path(self) -> Path:
+        return Path(self.data_dir).resolve() / "ephemeral.db"
+
+    @property
+    def keys_dir(self) -> Path:
+        return Path(self.keys.dir).resolve()

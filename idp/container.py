@@ -1,0 +1,90 @@
+"""Wiring: build every domain service once from the settings, and hand them down.
+
+The web app, the CLI and the tests all get their services from :func:`build_services`; nothing
+else constructs engines, stores or key material.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.accounts.consents import ConsentService
+from idp.accounts.passwords import PasswordHasher
+from idp.accounts.registry import HttpRegistry, PopulationRegistry, TableRegistry
+from idp.accounts.services import AccountService
+from idp.accounts.throttle import LoginThrottle
+from idp.audit import AuditTrail
+from idp.clients import ClientService
+from idp.clock import Clock, system_clock
+from idp.config import Settings
+from idp.identity import IdNumberProtector, load_identity_keys
+from idp.keys import KeyService
+from idp.sessions import SessionService
+from idp.store.db import create_db_engine, create_session_factory
+from idp.store.ephemeral import EphemeralStore, create_ephemeral_store
+from idp.tokens import CodeStore, TokenService
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    ephemeral: EphemeralStore
+    audit: AuditTrail
+    keys: KeyService
+    protector: IdNumberProtector
+    registry: PopulationRegistry
+    table_registry: TableRegistry
+    accounts: AccountService
+    clients: ClientService
+    consents: ConsentService
+    sso: SessionService
+    codes: CodeStore
+    tokens: TokenService
+
+    def close(self) -> None:
+        self.ephemeral.close()
+        self.engine.dispose()
+
+
+def build_services(settings: Settings, *, create_keys: bool = False,
+                   clock: Clock = system_clock) -> Services:
+    """Build the services. ``create_keys`` makes missing identity keys (``idp init`` only)."""
+    engine = create_db_engine(settings.database_url, pool_size=settings.database.pool_size)
+    sessions = create_session_factory(engine)
+    ephemeral = create_ephemeral_store(settings.redis.url, settings.ephemeral_sqlite_path,
+                                       prefix=settings.redis.prefix)
+    audit = AuditTrail(sessions, clock=clock)
+    keys = KeyService(sessions, settings.keys_dir, clock=clock,
+                      audit=lambda tag, extra: audit.record("system", tag, extra=extra))
+    protector = load_identity_keys(settings.keys_dir, create=create_keys)
+    table_registry = TableRegistry(sessions, protector, clock=clock)
+    registry: PopulationRegistry = table_registry
+    if settings.registry.backend == "http":
+        registry = HttpRegistry(settings.registry.http_url, settings.registry.http_timeout)
+    pw = settings.passwords
+    hasher = PasswordHasher(time_cost=pw.time_cost, memory_cost=pw.memory_cost,
+                            parallelism=pw.parallelism, min_length=pw.min_length)
+    rl = settings.ratelimit
+    throttle = LoginThrottle(ephemeral, account_limit=rl.account_failures,
+                             ip_limit=rl.ip_failures, window=rl.window)
+    accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
+                              throttle=throttle, audit=audit, clock=clock)
+    clients = ClientService(sessions, audit=audit, clock=clock, production=settings.production)
+    tok = settings.tokens
+    return Services(
+        settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,
+        keys=keys, protector=protector, registry=registry, table_registry=table_registry,
+        accounts=accounts, clients=clients, consents=ConsentService(sessions, clock=clock),
+        sso=SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl, clock=clock),
+        codes=CodeStore(ephemeral, ttl=tok.authorization_code_ttl,
+                        used_memory=tok.used_code_memory),
+        tokens=TokenService(sessions, keys, audit, issuer=settings.issuer,
+                            access_alg=settings.keys.access_token_alg,
+                            access_ttl=tok.access_token_ttl, refresh_ttl=tok.refresh_token_ttl,
+                            clock=clock),
+    )

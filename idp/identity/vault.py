@@ -1,0 +1,121 @@
+"""Encryption of ID numbers at rest: AES-256-GCM (NIST SP 800-38D) with versioned data keys.
+
+Blob layout, format version 1::
+
+    0x01 | len(key_id) (1 byte) | key_id (ASCII) | nonce (12 random bytes) | ciphertext + tag
+
+(the GCM tag is 16 bytes).
+
+The header (version, key id) is authenticated too: it is prepended to the caller's associated
+data, so a blob cannot be relabelled with another key id or version. Several data keys can be
+loaded at once: new blobs use ``current_key_id``, old blobs decrypt with the key they name, and
+:meth:`IdNumberVault.rewrap` moves a blob to the current key (re-keying).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from idp.errors import KeyMaterialError
+
+FORMAT_VERSION = 1
+KEY_BYTES = 32  # AES-256
+NONCE_BYTES = 12
+TAG_BYTES = 16
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also used in key file names
+DEFAULT_ASSOCIATED_DATA = b"id_number"
+
+
+def check_key_id(key_id: str) -> None:
+    """Key ids are short ASCII names (letters, digits, ``-``, ``_``): safe in file names."""
+    if not KEY_ID_PATTERN.fullmatch(key_id):
+        raise KeyMaterialError(f"invalid data key id {key_id!r}: use 1-64 of A-Z a-z 0-9 - _")
+
+
+class IdNumberVault:
+    """Encrypts and decrypts ID numbers with AES-256-GCM; never shows its keys in ``repr``."""
+
+    def __init__(self, keys: dict[str, bytes], current_key_id: str) -> None:
+        for key_id, key in keys.items():
+            check_key_id(key_id)
+            if len(key) != KEY_BYTES:
+                raise KeyMaterialError(f"data key {key_id!r} must be {KEY_BYTES} bytes")
+        if current_key_id not in keys:
+            raise KeyMaterialError(f"current data key {current_key_id!r} is not loaded")
+        self._ciphers = {key_id: AESGCM(key) for key_id, key in keys.items()}
+        self.current_key_id = current_key_id
+
+    def __repr__(self) -> str:
+        return f"IdNumberVault(key_ids={sorted(self._ciphers)!r}, current={self.current_key_id!r})"
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(self._ciphers)
+
+    def encrypt(self, id_number: str, *, associated_data: bytes = DEFAULT_ASSOCIATED_DATA) -> bytes:
+        """Encrypt with the current key and a fresh random nonce."""
+        key_id = self.current_key_id
+        header = _header(key_id)
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._ciphers[key_id].encrypt(
+            nonce, id_number.encode("utf-8"), header + associated_data
+        )
+        return header + nonce + sealed
+
+    def decrypt(self, blob: bytes, *, associated_data: bytes = DEFAULT_ASSOCIATED_DATA) -> str:
+        """Decrypt a blob; :class:`KeyMaterialError` if its key is unknown or it was altered."""
+        key_id, body_start = _parse_header(blob)
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise KeyMaterialError(
+                f"ID number was encrypted with data key {key_id!r}, which is not loaded — "
+                "restore that key file"
+            )
+        body = blob[body_start:]
+        if len(body) < NONCE_BYTES + TAG_BYTES:
+            raise KeyMaterialError("encrypted ID number is truncated")
+        nonce, sealed = body[:NONCE_BYTES], body[NONCE_BYTES:]
+        try:
+            plain = cipher.decrypt(nonce, sealed, blob[:body_start] + associated_data)
+        except InvalidTag:
+            raise KeyMaterialError(
+                f"encrypted ID number failed authentication with data key {key_id!r}: "
+                "it was altered, or the key or associated data is wrong"
+            ) from None
+        return plain.decode("utf-8")
+
+    def key_id_of(self, blob: bytes) -> str:
+        """The id of the data key a blob was encrypted with (no decryption)."""
+        return _parse_header(blob)[0]
+
+    def rewrap(self, blob: bytes, *, associated_data: bytes = DEFAULT_ASSOCIATED_DATA) -> bytes:
+        """Re-encrypt with the current key (for re-keying); unchanged if already current."""
+        if self.key_id_of(blob) == self.current_key_id:
+            return blob
+        plain = self.decrypt(blob, associated_data=associated_data)
+        return self.encrypt(plain, associated_data=associated_data)
+
+
+def _header(key_id: str) -> bytes:
+    encoded = key_id.encode("ascii")
+    return bytes([FORMAT_VERSION, len(encoded)]) + encoded
+
+
+def _parse_header(blob: bytes) -> tuple[str, int]:
+    """(key id, offset of the nonce); :class:`KeyMaterialError` if the header is malformed."""
+    if len(blob) < 2:
+        raise KeyMaterialError("encrypted ID number is truncated")
+    if blob[0] != FORMAT_VERSION:
+        raise KeyMaterialError(f"encrypted ID number has unknown format version {blob[0]}")
+    end = 2 + blob[1]
+    try:
+        key_id = blob[2:end].decode("ascii")
+    except UnicodeDecodeError:
+        key_id = ""
+    if len(blob) < end or not KEY_ID_PATTERN.fullmatch(key_id):
+        raise KeyMaterialError("encrypted ID number has a malformed key id")
+    return key_id, end

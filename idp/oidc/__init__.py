@@ -1,0 +1,1 @@
+"""OpenID Connect on Authlib: the authorization server, grants, claims, discovery."""

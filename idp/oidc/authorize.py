@@ -1,0 +1,146 @@
+"""The authorization request pipeline (OIDC Core §3.1.2, RFC 6749 §4.1, RFC 9700).
+
+Reading :data:`STEPS` tells the order of the checks. Authlib validates the protocol (client,
+exact redirect URI, response type, scope, PKCE syntax, prompt); our steps add policy. Each step
+either returns ``None`` (go on) or an :class:`Outcome` (stop: sign in, ask consent), or raises an
+Authlib ``OAuth2Error`` — redirected to the client only once the redirect URI is known to be
+registered, otherwise shown as an error page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from idp.oidc.models import OAuthClient, Principal
+
+NON_CONSENT_SCOPES = {"openid"}
+
+
+@dataclass
+class AuthorizationContext:
+    grant: Any
+    client: OAuthClient
+    principal: Principal | None
+    now: float
+    reauth_done: bool
+    consent_lookup: Callable[[str, str], set[str]]
+    key_set: Callable[[], KeySet]
+    issuer: str
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def prompts(self) -> list[str]:
+        return (self.params.get("prompt") or "").split()
+
+    def error(self, cls: type[Any], description: str) -> Any:
+        return cls(description=description, redirect_uri=self.grant.redirect_uri,
+                   state=self.params.get("state"))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # "login" | "consent" | "issue"
+    scopes: tuple[str, ...] = ()
+    reason: str = ""
+
+
+Step = Callable[[AuthorizationContext], Outcome | None]
+
+
+def check_pkce(ctx: AuthorizationContext) -> Outcome | None:
+    """Public clients must use PKCE with S256 (RFC 9700 §2.1.1, RFC 8252 §8.1)."""
+    challenge = ctx.params.get("code_challenge")
+    if ctx.client.record.is_public and not challenge:
+        raise ctx.error(InvalidRequestError,
+                        "public clients must send code_challenge with code_challenge_method=S256")
+    if challenge and ctx.params.get("code_challenge_method", "S256") != "S256":
+        raise ctx.error(InvalidRequestError, "only code_challenge_method=S256 is supported")
+    return None
+
+
+def check_max_age(ctx: AuthorizationContext) -> Outcome | None:
+    raw = ctx.params.get("max_age")
+    if raw is None or raw == "":
+        return None
+    try:
+        max_age = int(raw)
+        if max_age < 0:
+            raise ValueError(raw)
+    except ValueError:
+        raise ctx.error(InvalidRequestError, "max_age must be a non-negative integer") from None
+    if ctx.principal is None or ctx.reauth_done:
+        return None
+    if ctx.now - ctx.principal.session.auth_time > max_age:
+        if "none" in ctx.prompts:
+            raise ctx.error(LoginRequiredError, "the sign-in is older than max_age")
+        return Outcome("login", reason="max_age")
+    return None
+
+
+def check_id_token_hint(ctx: AuthorizationContext) -> Outcome | None:
+    hint = ctx.params.get("id_token_hint")
+    if not hint:
+        return None
+    try:
+        decoded = jwt.decode(hint, ctx.key_set(), algorithms=["RS256", "ES256"])
+    except (JoseError, ValueError):
+        raise ctx.error(InvalidRequestError, "id_token_hint is not an ID token issued here"
+                        ) from None
+    claims = decoded.claims
+    if claims.get("iss") != ctx.issuer:
+        raise ctx.error(InvalidRequestError, "id_token_hint was issued by another issuer")
+    if ctx.principal is not None and claims.get("sub") != ctx.principal.account.id:
+        if "none" in ctx.prompts:
+            raise ctx.error(LoginRequiredError,
+                            "the signed-in citizen is not the one named by id_token_hint")
+        return Outcome("login", reason="id_token_hint")
+    return None
+
+
+def check_login(ctx: AuthorizationContext) -> Outcome | None:
+    if ctx.principal is None:
+        if "none" in ctx.prompts:
+            raise ctx.error(LoginRequiredError, "the citizen is not signed in")
+        return Outcome("login", reason="no_session")
+    if "login" in ctx.prompts and not ctx.reauth_done:
+        return Outcome("login", reason="prompt_login")
+    return None
+
+
+def check_consent(ctx: AuthorizationContext) -> Outcome | None:
+    scopes = tuple(scope_to_list(ctx.client.get_allowed_scope(ctx.params.get("scope", ""))))
+    wanted = {s for s in scopes if s not in NON_CONSENT_SCOPES}
+    if ctx.client.record.skip_consent and "consent" not in ctx.prompts:
+        return None
+    assert ctx.principal is not None  # noqa: S101 — check_login ran first
+    granted = ctx.consent_lookup(ctx.principal.account.id, ctx.client.get_client_id())
+    if "consent" in ctx.prompts or not wanted <= granted:
+        if "none" in ctx.prompts:
+            raise ctx.error(ConsentRequiredError, "the citizen has not consented to this client")
+        return Outcome("consent", scopes=scopes)
+    return None
+
+
+STEPS: tuple[Step, ...] = (
+    check_pkce,
+    check_max_age,
+    check_id_token_hint,
+    check_login,
+    check_consent,
+)
+
+
+def run(ctx: AuthorizationContext) -> Outcome:
+    for step in STEPS:
+        outcome = step(ctx)
+        if outcome is not None:
+            return outcome
+    return Outcome("issue")

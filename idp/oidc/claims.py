@@ -1,0 +1,55 @@
+"""Claims released per scope (OIDC Core §5.4) from a citizen's account.
+
+``sub`` is the stable random account id, never the ID number. The ID number itself is not
+released by any scope here (a dedicated, consented scope comes with the assurance work).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import scope_to_list
+
+from idp.store.models import Account
+
+SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
+    "profile": ("name", "gender", "birthdate", "locale", "updated_at"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "email": ("email", "email_verified"),
+    "address": ("address",),
+}
+
+CLAIMS_SUPPORTED = sorted(
+    {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
+     "at_hash"} | {c for claims in SCOPE_CLAIMS.values() for c in claims}
+)
+
+
+def account_claims(account: Account) -> dict[str, Any]:
+    claims: dict[str, Any] = {
+        "name": account.name,
+        "gender": account.gender,
+        "locale": "zh-CN",
+        "updated_at": int(account.updated_at.timestamp()),
+        "phone_number": f"+86{account.phone}",
+        "phone_number_verified": bool(account.phone_verified),
+    }
+    if account.birthdate is not None:
+        claims["birthdate"] = account.birthdate.isoformat()
+    if account.email:
+        claims["email"] = account.email
+        claims["email_verified"] = bool(account.email_verified)
+    if account.address:
+        claims["address"] = dict(account.address)
+    return claims
+
+
+def claims_for_scope(account: Account, scope: str) -> dict[str, Any]:
+    """``sub`` plus the claims every granted scope releases (absent values are left out)."""
+    available = account_claims(account)
+    out: dict[str, Any] = {"sub": account.id}
+    for name in scope_to_list(scope) or []:
+        for claim in SCOPE_CLAIMS.get(name, ()):
+            if claim in available:
+                out[claim] = available[claim]
+    return out

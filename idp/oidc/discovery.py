@@ -1,0 +1,59 @@
+"""Discovery metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3).
+
+Static between deployments: built once at start-up and served as pre-serialised bytes with an
+ETag (DESIGN.md §5).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from idp.config import Settings
+from idp.oidc.claims import CLAIMS_SUPPORTED
+
+ACR_VALUES = ["L1"]
+
+
+def metadata(settings: Settings) -> dict[str, Any]:
+    iss = settings.issuer
+    return {
+        "issuer": iss,
+        "authorization_endpoint": f"{iss}/authorize",
+        "token_endpoint": f"{iss}/token",
+        "userinfo_endpoint": f"{iss}/userinfo",
+        "jwks_uri": f"{iss}/jwks.json",
+        "scopes_supported": ["openid", "profile", "phone", "email", "address", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": [],
+        "request_object_signing_alg_values_supported": [],
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": CLAIMS_SUPPORTED,
+        "acr_values_supported": ACR_VALUES,
+        "display_values_supported": ["page", "popup", "touch", "wap"],
+        "ui_locales_supported": ["zh-CN", "en"],
+        "claims_locales_supported": ["zh-CN"],
+        "authorization_response_iss_parameter_supported": True,
+    }
+
+
+@dataclass(frozen=True)
+class StaticDocument:
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, value: dict[str, Any]) -> StaticDocument:
+        body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+        return cls(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')

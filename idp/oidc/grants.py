@@ -1,0 +1,192 @@
+"""Grants: Authlib's, with only the storage and policy hooks supplied.
+
+- Authorization code (RFC 6749 §4.1) + PKCE (RFC 7636, S256 only; required for public clients)
+  + OpenID Connect (Core §3.1): codes come from :class:`idp.tokens.CodeStore` (atomic
+  single-use); a replayed code revokes what it issued (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
+- Refresh token (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+- Client credentials (RFC 6749 §4.4) for department back-end services.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode as _OpenIDCode
+
+from idp.errors import KeyMaterialError
+from idp.oidc.claims import claims_for_scope
+from idp.oidc.models import OAuthClient, Principal, RefreshCredential
+from idp.store.models import Account
+from idp.tokens import AuthorizationCode, IssueContext
+
+
+class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only (``plain`` offers no protection against a leaked challenge)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+
+class _IssuesTokens:
+    """Mint tokens through :class:`idp.tokens.TokenService` with the grant's full context."""
+
+    request: Any
+    server: Any
+    GRANT_TYPE: str
+
+    def _context(self, user: Account | None, scope: str, include_refresh: bool) -> IssueContext:
+        client: OAuthClient = self.request.client
+        code: AuthorizationCode | None = getattr(self.request, "authorization_code", None)
+        refresh: RefreshCredential | None = getattr(self.request, "refresh_token", None)
+        ctx: dict[str, Any] = {}
+        if code is not None:
+            ctx = {"sid": code.sid, "auth_time": code.auth_time, "acr": code.acr,
+                   "amr": tuple(code.amr), "code_digest": code.code_digest}
+        elif refresh is not None:
+            row = refresh.row
+            ctx = {"sid": row.sid, "auth_time": row.auth_time, "acr": row.acr,
+                   "amr": tuple(row.amr or ()), "family_id": row.family_id,
+                   "code_digest": row.code_digest}
+        return IssueContext(client=client.record, account_id=user.id if user else None,
+                            scope=scope or "", grant_type=self.GRANT_TYPE,
+                            include_refresh=include_refresh, **ctx)
+
+    def generate_token(self, user: Account | None = None, scope: str | None = None,
+                       grant_type: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        ctx = self._context(user, scope or "", include_refresh_token)
+        token: dict[str, Any] = self.server.services.tokens.issue(ctx)
+        return token
+
+
+class AuthorizationCodeGrant(_IssuesTokens, grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+    def generate_authorization_code(self) -> str:
+        return str(self.server.services.codes.new_value())
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        principal: Principal = request.user
+        payload = request.payload
+        claims = payload.data.get("claims")
+        self.server.services.codes.save(code, AuthorizationCode(
+            client_id=request.client.get_client_id(),
+            account_id=principal.account.id,
+            redirect_uri=payload.redirect_uri,
+            scope=request.client.get_allowed_scope(payload.scope),
+            sid=principal.session.sid,
+            auth_time=principal.session.auth_time,
+            acr=principal.session.acr,
+            amr=list(principal.session.amr),
+            nonce=payload.data.get("nonce"),
+            code_challenge=payload.data.get("code_challenge"),
+            code_challenge_method=payload.data.get("code_challenge_method"),
+            claims={"raw": claims} if claims else None,
+        ))
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> Any:
+        services = self.server.services
+        found = services.codes.redeem(code)
+        if found is None:
+            digest = services.codes.mark_replayed(code)
+            if digest is not None:
+                revoked = services.tokens.revoke_by_code(digest)
+                services.audit.record(client.get_client_id(), "token:code:reuse",
+                                      client_id=client.get_client_id(),
+                                      extra={"revoked": revoked})
+            return None
+        if found.client_id != client.get_client_id():
+            return None
+        return found
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        # Already consumed atomically in query_authorization_code. A replay that raced this
+        # redemption marked the code: revoke what we just issued.
+        services = self.server.services
+        if services.codes.was_replayed(authorization_code.code_digest):
+            services.tokens.revoke_by_code(authorization_code.code_digest)
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Account | None:
+        account: Account | None = self.server.services.accounts.get(
+            authorization_code.account_id)
+        if account is None or account.status != "active":
+            return None
+        return account
+
+    def generate_token(self, user: Account | None = None, scope: str | None = None,
+                       grant_type: str | None = None, expires_in: int | None = None,
+                       include_refresh_token: bool = True) -> dict[str, Any]:
+        include = include_refresh_token and "offline_access" in (scope or "").split()
+        return super().generate_token(user, scope, grant_type, expires_in, include)
+
+
+class RefreshTokenGrant(_IssuesTokens, grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
+        client: OAuthClient = self.request.client
+        row = self.server.services.tokens.rotate_refresh(refresh_token, client.get_client_id())
+        return RefreshCredential(row) if row is not None else None
+
+    def authenticate_user(self, refresh_token: RefreshCredential) -> Account | None:
+        account_id = refresh_token.row.account_id
+        account: Account | None = (
+            self.server.services.accounts.get(account_id) if account_id else None)
+        if account is None or account.status != "active":
+            return None
+        return account
+
+    def revoke_old_credential(self, refresh_token: RefreshCredential) -> None:
+        # Rotation already marked the old token used (atomically) before issuing.
+        return None
+
+
+class ClientCredentialsGrant(_IssuesTokens, grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
+    """ID tokens for the code flow: ``iss sub aud exp iat auth_time nonce acr amr sid azp``."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(require_nonce=False)
+        self._server = server
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return False  # nonces are bound to the code and checked by the client (Core §3.1.3.7)
+
+    def resolve_client_private_key(self, client: OAuthClient) -> Any:
+        return self._signer(client).key
+
+    def _signer(self, client: OAuthClient) -> Any:
+        services = self._server.services
+        signer = services.keys.ring().signer(client.id_token_signed_response_alg)
+        if signer is None:
+            raise KeyMaterialError("no active signing key: run `idp init`")
+        return signer
+
+    def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
+        signer = self._signer(client)
+        return {"alg": signer.alg, "kid": signer.kid, "typ": "JWT"}
+
+    def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
+        settings = self._server.services.settings
+        now = int(time.time())
+        return {"iss": settings.issuer, "aud": [client.get_client_id()],
+                "azp": client.get_client_id(), "iat": now,
+                "exp": now + settings.tokens.id_token_ttl}
+
+    def get_authorization_code_claims(self, authorization_code: AuthorizationCode
+                                      ) -> dict[str, Any]:
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        claims["sid"] = authorization_code.sid
+        claims["auth_time"] = authorization_code.auth_time
+        return claims
+
+    def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
+        # Scope claims are served by userinfo (Core §5.4); the ID token carries `sub` only.
+        return {"sub": claims_for_scope(user, "")["sub"]}

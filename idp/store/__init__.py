@@ -1,0 +1,1 @@
+"""Storage: the durable SQL store (SQLAlchemy + Alembic) and the ephemeral store."""

@@ -1,0 +1,192 @@
+"""SQLAlchemy models of the durable store (DESIGN.md §4).
+
+Citizen ID numbers appear only as AES-256-GCM ciphertext, an HMAC-SHA256 blind index (the unique
+key) and the masked display form. Client secrets are SHA-256 digests; passwords argon2id hashes;
+refresh tokens and access-token ids are stored as digests too. Schema changes go through Alembic
+(``idp/store/migrations``).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON}
+
+
+class Account(Base):
+    """A citizen's account, bound to exactly one citizen ID number."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the stable public `sub`
+    id_number_bidx: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_key: Mapped[str] = mapped_column(String(40), index=True)  # data key id (re-keying)
+    id_number_masked: Mapped[str] = mapped_column(String(32))
+    id_kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(100))
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    address: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    gender: Mapped[str] = mapped_column(String(8))
+    birthdate: Mapped[date | None] = mapped_column(Date, nullable=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    assurance: Mapped[str] = mapped_column(String(8), default="L2")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    password_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RegistryEntry(Base):
+    """The local population registry (stand-in for 人口库/CTID): blind index → real name."""
+
+    __tablename__ = "registry_entries"
+
+    id_number_bidx: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Client(Base):
+    """A relying party: department portal, app, mini-program, counter terminal or service."""
+
+    __tablename__ = "clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    secret_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(16))
+    client_type: Mapped[str] = mapped_column(String(16))  # confidential | public
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
+    skip_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Consent(Base):
+    """What a citizen allowed a client to read; one row per citizen × client."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("account_id", "client_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Token(Base):
+    """One issuance: a JWT access token (by ``jti``) and optionally a refresh token (by digest).
+
+    ``family_id`` ties together every rotation of one refresh token (reuse detection revokes
+    the family); ``code_digest`` ties tokens to the authorization code that issued them (a
+    replayed code revokes them); ``sid`` ties them to the SSO session (logout everywhere).
+    """
+
+    __tablename__ = "tokens"
+    __table_args__ = (
+        Index("ix_tokens_family", "family_id"),
+        Index("ix_tokens_sid", "sid"),
+        Index("ix_tokens_code", "code_digest"),
+        Index("ix_tokens_account", "account_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    access_jti: Mapped[str] = mapped_column(String(64), unique=True)
+    refresh_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    family_id: Mapped[str] = mapped_column(String(64))
+    code_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    account_id: Mapped[str | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True
+    )
+    scope: Mapped[str] = mapped_column(Text, default="")
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    auth_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    acr: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    access_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class SigningKey(Base):
+    """Metadata of a JWS signing key; the private key lives in IDP_KEYS_DIR/signing/<kid>.pem."""
+
+    __tablename__ = "signing_keys"
+
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # next | active | retired | removed | revoked
+    public_jwk: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEvent(Base):
+    """Append-only, hash-chained audit trail: ``hash = SHA-256(prev_hash ‖ canonical entry)``."""
+
+    __tablename__ = "audit_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    tag: Mapped[str] = mapped_column(String(64), index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """One row: the chain head. Appenders lock it first, so concurrent writers serialise."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,228 @@
+"""Issue, validate, rotate and revoke tokens.
+
+Access tokens are JWTs per RFC 9068 (header ``typ: at+jwt``; claims ``iss sub aud exp iat jti
+client_id scope sid auth_time acr``), verifiable by any resource server from the JWKS alone; the
+IdP also keeps a row per issuance (by ``jti``) so it can revoke them. Refresh tokens are opaque,
+stored as SHA-256 digests, and rotate on every use: presenting a rotated one again is reuse and
+revokes the whole family (RFC 9700 §4.14.2).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from idp.audit import AuditTrail
+from idp.clients import ClientRecord
+from idp.clock import Clock, as_aware, system_clock, to_datetime
+from idp.errors import KeyMaterialError
+from idp.keys import KeyService
+from idp.store.models import Token
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class IssueContext:
+    client: ClientRecord
+    account_id: str | None
+    scope: str
+    grant_type: str
+    include_refresh: bool
+    sid: str | None = None
+    auth_time: int | None = None
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    family_id: str | None = None
+    code_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class AccessTokenInfo:
+    """A validated access token, as the userinfo endpoint and resource servers see it."""
+
+    jti: str
+    client_id: str
+    account_id: str | None
+    scope: str
+    sid: str | None
+    claims: dict[str, Any]
+
+
+class TokenService:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        keys: KeyService,
+        audit: AuditTrail,
+        *,
+        issuer: str,
+        access_alg: str,
+        access_ttl: int,
+        refresh_ttl: int,
+        clock: Clock = system_clock,
+    ) -> None:
+        self._sessions = sessions
+        self._keys = keys
+        self._audit = audit
+        self._issuer = issuer
+        self._alg = access_alg
+        self.access_ttl = access_ttl
+        self.refresh_ttl = refresh_ttl
+        self._clock = clock
+        self._verify_keys: tuple[float, KeySet] | None = None
+
+    # -- issuing ------------------------------------------------------------------------
+    def issue(self, ctx: IssueContext) -> dict[str, Any]:
+        now = int(self._clock())
+        jti = uuid.uuid4().hex
+        claims: dict[str, Any] = {
+            "iss": self._issuer,
+            "sub": ctx.account_id or ctx.client.client_id,
+            "aud": ctx.client.client_id,
+            "client_id": ctx.client.client_id,
+            "iat": now,
+            "exp": now + self.access_ttl,
+            "jti": jti,
+            "scope": ctx.scope,
+            "channel": ctx.client.channel,
+        }
+        if ctx.sid:
+            claims["sid"] = ctx.sid
+        if ctx.auth_time is not None:
+            claims["auth_time"] = ctx.auth_time
+        if ctx.acr:
+            claims["acr"] = ctx.acr
+        signer = self._keys.ring().signer(self._alg)
+        if signer is None:
+            raise KeyMaterialError(f"no active {self._alg} signing key: run `idp init`")
+        header = {"alg": self._alg, "typ": "at+jwt", "kid": signer.kid}
+        access_token = jwt.encode(header, claims, signer.key, algorithms=[self._alg])
+        token: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": self.access_ttl,
+            "scope": ctx.scope,
+        }
+        refresh = secrets.token_urlsafe(32) if ctx.include_refresh else None
+        if refresh:
+            token["refresh_token"] = refresh
+        row = Token(
+            access_jti=jti,
+            refresh_digest=_digest(refresh) if refresh else None,
+            family_id=ctx.family_id or uuid.uuid4().hex,
+            code_digest=ctx.code_digest,
+            client_id=ctx.client.client_id,
+            account_id=ctx.account_id,
+            scope=ctx.scope,
+            sid=ctx.sid,
+            auth_time=ctx.auth_time,
+            acr=ctx.acr,
+            amr=list(ctx.amr),
+            issued_at=to_datetime(now),
+            access_expires_at=to_datetime(now + self.access_ttl),
+            refresh_expires_at=to_datetime(now + self.refresh_ttl) if refresh else None,
+        )
+        with self._sessions.begin() as session:
+            session.add(row)
+        return token
+
+    # -- validating ---------------------------------------------------------------------
+    def verification_keys(self) -> KeySet:
+        ring = self._keys.ring()
+        cached = self._verify_keys
+        if cached is None or cached[0] != ring.loaded_at:
+            cached = (ring.loaded_at, KeySet.import_key_set(ring.jwks))
+            self._verify_keys = cached
+        return cached[1]
+
+    def validate_access_token(self, value: str) -> AccessTokenInfo | None:
+        """Signature, issuer, type and expiry, then the revocation record. None if invalid."""
+        if not value or len(value) > 4096:
+            return None
+        try:
+            decoded = jwt.decode(value, self.verification_keys(), algorithms=["RS256", "ES256"])
+        except (JoseError, ValueError):
+            return None
+        if decoded.header.get("typ") != "at+jwt":
+            return None
+        claims = dict(decoded.claims)
+        now = self._clock()
+        if claims.get("iss") != self._issuer or not isinstance(claims.get("exp"), int):
+            return None
+        if claims["exp"] <= now or not isinstance(claims.get("jti"), str):
+            return None
+        with self._sessions() as session:
+            row = session.scalar(select(Token).where(Token.access_jti == claims["jti"]))
+        if row is None or row.revoked_at is not None:
+            return None
+        return AccessTokenInfo(jti=row.access_jti, client_id=row.client_id,
+                               account_id=row.account_id, scope=row.scope, sid=row.sid,
+                               claims=claims)
+
+    # -- refresh rotation ---------------------------------------------------------------
+    def rotate_refresh(self, value: str, client_id: str) -> Token | None:
+        """Atomically mark a refresh token used and return its record; None when invalid.
+
+        A second use of a rotated token is reuse: the family is revoked and audited.
+        """
+        if not value or len(value) > 256:
+            return None
+        digest = _digest(value)
+        now = to_datetime(self._clock())
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Token)
+                .where(Token.refresh_digest == digest, Token.client_id == client_id,
+                       Token.rotated_at.is_(None), Token.revoked_at.is_(None),
+                       Token.refresh_expires_at > now)
+                .values(rotated_at=now)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return session.scalar(select(Token).where(Token.refresh_digest == digest))
+            row = session.scalar(select(Token).where(Token.refresh_digest == digest))
+        if row is not None and row.client_id == client_id and row.rotated_at is not None:
+            revoked = self.revoke_family(row.family_id, reason="refresh_reuse")
+            self._audit.record(row.account_id or client_id, "token:refresh:reuse",
+                               subject=row.account_id, client_id=client_id,
+                               extra={"family": row.family_id, "revoked": revoked})
+        return None
+
+    # -- revocation ---------------------------------------------------------------------
+    def _revoke_where(self, *conditions: Any, reason: str) -> int:
+        now = to_datetime(self._clock())
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(Token).where(*conditions, Token.revoked_at.is_(None))
+                .values(revoked_at=now, revoked_reason=reason)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def revoke_family(self, family_id: str, *, reason: str) -> int:
+        return self._revoke_where(Token.family_id == family_id, reason=reason)
+
+    def revoke_by_code(self, code_digest: str, *, reason: str = "code_reuse") -> int:
+        """Revoke everything issued from one authorization code, including later rotations."""
+        with self._sessions() as session:
+            families = list(session.scalars(
+                select(Token.family_id).where(Token.code_digest == code_digest).distinct()))
+        if not families:
+            return 0
+        return self._revoke_where(or_(*(Token.family_id == f for f in families)), reason=reason)
+
+    def revoke_sid(self, sid: str, *, reason: str = "logout") -> int:
+        return self._revoke_where(Token.sid == sid, reason=reason)
+
+    def is_expired(self, row: Token) -> bool:
+        return as_aware(row.access_expires_at).timestamp() <= self._clock()

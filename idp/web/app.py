@@ -1,0 +1,70 @@
+"""The application factory (Flask's ``create_app`` pattern).
+
+Settings are loaded once and services built once per process; blueprints and extensions are
+bound here. Start-up refuses to serve without signing and identity keys.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+from flask_babel import get_locale
+
+from idp.config import Settings, load_settings
+from idp.container import Services, build_services
+from idp.oidc.discovery import StaticDocument, metadata
+from idp.oidc.server import create_authorization_server
+from idp.web import errors, i18n, security
+from idp.web.extensions import babel, csrf, login_manager
+from idp.web.principal import load_user
+
+HERE = Path(__file__).resolve().parent
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    settings = settings or load_settings()
+    services = services or build_services(settings)
+    services.keys.check_ready()
+
+    app = Flask(__name__, template_folder=str(HERE / "templates"),
+                static_folder=str(HERE / "static"))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME=settings.session.cookie_name,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.production or settings.session.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=settings.session.absolute_ttl),
+        REMEMBER_COOKIE_DURATION=timedelta(seconds=0),
+        BABEL_DEFAULT_LOCALE=settings.ui.default_locale,
+        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        JSON_AS_ASCII=False,
+    )
+    app.extensions["idp.services"] = services
+    app.extensions["idp.settings"] = settings
+    app.extensions["idp.oauth"] = create_authorization_server(services)
+    app.extensions["idp.discovery"] = StaticDocument.of(metadata(settings))
+
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    app.jinja_env.globals["lang_url"] = i18n.lang_url
+    app.jinja_env.globals["get_locale"] = get_locale
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_user)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+
+    from idp.web.views import account, auth, oidc
+
+    app.register_blueprint(oidc.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    csrf.exempt(oidc.bp)
+    security.install(app, production=settings.production)
+    errors.install(app)
+    return app

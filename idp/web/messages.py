@@ -1,0 +1,47 @@
+"""Page messages for domain errors, by stable error code (translated; never echo input)."""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+
+from idp.errors import IdpError, RateLimited
+
+
+def error_message(exc: IdpError) -> str:
+    code = exc.code
+    if isinstance(exc, RateLimited):
+        minutes = max(1, (exc.retry_after + 59) // 60)
+        if code == "rate_limited.ip":
+            return _("Too many failed sign-ins from this network. Try again in %(m)d minutes.",
+                     m=minutes)
+        return _("Too many failed sign-ins for this account. Try again in %(m)d minutes, or "
+                 "reset your password.", m=minutes)
+    messages = {
+        "auth.failed": _("The ID number / phone number or the password is not correct."),
+        "account.locked": _("This account is locked. Call the service hotline or visit a "
+                            "service counter with your ID card."),
+        "account.duplicate_id_number": _("An account already exists for this ID number. Sign "
+                                         "in instead, or reset the password."),
+        "account.duplicate_phone": _("This phone number is already bound to another account."),
+        "registry.mismatch": _("The name does not match the population registry for this ID "
+                               "number. Check both against your ID card."),
+        "registry.unavailable": _("The real-name check is unavailable right now. Please try "
+                                  "again in a few minutes."),
+        "id_number.length": _("The ID number must have 18 characters (or 15 for an old card)."),
+        "id_number.characters": _("The ID number may contain only digits and a final X."),
+        "id_number.region": _("The first six digits are not a known region code. Check the "
+                              "number against your ID card."),
+        "id_number.birth_date": _("The birth date inside the ID number is not a valid date. "
+                                  "Check the number against your ID card."),
+        "id_number.check_digit": _("The last character of the ID number does not match the "
+                                   "others. Check the number against your ID card."),
+        "id_number.format": _("The ID number is not in a known format."),
+        "phone.invalid": _("Enter an 11-digit mainland mobile number, e.g. 13800138000."),
+        "name.invalid": _("Enter your real name exactly as on your ID card."),
+        "password.too_short": _("The password must be at least 8 characters."),
+        "password.too_long": _("The password must be at most 128 characters."),
+        "password.common": _("This password is too easy to guess. Choose another."),
+        "password.personal": _("The password must not contain your ID number or phone number."),
+    }
+    return messages.get(code) or _("The request could not be completed. Check your input and "
+                                   "try again.")

@@ -1,0 +1,123 @@
+"""Sign-in, registration and sign-out pages. Thin: parse the form, call the account service,
+start the SSO session, redirect back to where the citizen was going."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from idp.accounts.services import Registration
+from idp.errors import (
+    AccountLocked,
+    AuthenticationFailed,
+    Conflict,
+    IdpError,
+    RateLimited,
+    ValidationError,
+)
+from idp.oidc.models import Principal
+from idp.web.messages import error_message
+from idp.web.principal import CitizenUser, services
+
+bp = Blueprint("auth", __name__)
+
+
+def _safe_next(value: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if not value:
+        return url_for("account.home")
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or not value.startswith("/") or value.startswith("//") \
+            or "\\" in value:
+        return url_for("account.home")
+    return value
+
+
+def _client_name(client_id: str | None) -> str | None:
+    if not client_id:
+        return None
+    record = services().clients.get(client_id)
+    return record.name if record else None
+
+
+def _sign_in(account: Any, *, amr: list[str], acr: str) -> None:
+    svc = services()
+    ua = request.headers.get("User-Agent")
+    if current_user.is_authenticated:
+        existing = current_user.principal.session
+        if existing.account_id == account.id:
+            session = svc.sso.reauthenticated(existing, amr=amr, acr=acr)
+            login_user(CitizenUser(Principal(account=account, session=session)))
+            return
+        svc.sso.end(existing.sid)
+        logout_user()
+    session = svc.sso.start(account.id, amr=amr, acr=acr, user_agent=ua)
+    login_user(CitizenUser(Principal(account=account, session=session)))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    next_url = _safe_next(request.values.get("next"))
+    client_name = _client_name(request.values.get("client"))
+    context = {"next_url": next_url, "client_name": client_name, "error": None,
+               "username": request.values.get("login_hint") or ""}
+    if request.method == "GET":
+        return render_template("login.html", **context)
+    username = request.form.get("username", "").strip()[:64]
+    password = request.form.get("password", "")[:256]
+    context["username"] = username
+    if not username or not password:
+        context["error"] = _("Enter your ID number or phone number, and your password.")
+        return render_template("login.html", **context), 400
+    try:
+        account = services().accounts.authenticate(username, password, ip=request.remote_addr)
+    except RateLimited as exc:
+        context["error"] = error_message(exc)
+        return render_template("login.html", **context), 429, {
+            "Retry-After": str(exc.retry_after)}
+    except (AuthenticationFailed, AccountLocked) as exc:
+        context["error"] = error_message(exc)
+        return render_template("login.html", **context), 401
+    _sign_in(account, amr=["pwd"], acr="L1")
+    return redirect(next_url)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register() -> Any:
+    next_url = _safe_next(request.values.get("next"))
+    form = {k: request.form.get(k, "").strip()[:100] for k in ("id_number", "name", "phone")}
+    context = {"next_url": next_url, "form": form, "error": None}
+    if request.method == "GET":
+        return render_template("register.html", **context)
+    password = request.form.get("password", "")[:256]
+    if password != request.form.get("password_confirm", "")[:256]:
+        context["error"] = _("The two passwords do not match.")
+        return render_template("register.html", **context), 400
+    try:
+        account = services().accounts.register(
+            Registration(id_number=form["id_number"], name=form["name"], phone=form["phone"],
+                         password=password), ip=request.remote_addr)
+    except (ValidationError, Conflict, IdpError) as exc:
+        context["error"] = error_message(exc)
+        return render_template("register.html", **context), 409 if isinstance(
+            exc, Conflict) else 400
+    _sign_in(account, amr=["pwd"], acr="L1")
+    return redirect(next_url)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    if current_user.is_authenticated:
+        svc = services()
+        sid = current_user.principal.session.sid
+        ended = svc.sso.end(sid)
+        if ended is not None:
+            svc.tokens.revoke_sid(sid)
+            svc.audit.record(ended.account_id, "session:end:success", subject=ended.account_id,
+                             ip=request.remote_addr, extra={"by": "citizen"})
+        logout_user()
+    return redirect(url_for("auth.login"))

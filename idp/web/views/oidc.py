@@ -1,0 +1,181 @@
+"""OIDC endpoints: discovery, JWKS, authorization, token, userinfo. Views stay thin: they parse,
+call the Authlib server or the pipeline in ``idp.oidc.authorize``, and render or redirect."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError as CsrfInvalid
+
+from idp.oidc import authorize as pipeline
+from idp.oidc.server import AuthorizationServer
+from idp.oidc.userinfo import userinfo_response
+from idp.web.errors import error_page
+from idp.web.principal import services
+
+bp = Blueprint("oidc", __name__)
+
+SCOPE_LABELS = {
+    "openid": "Your account identifier at this portal",
+    "profile": "Your name, gender and date of birth",
+    "phone": "Your mobile phone number",
+    "email": "Your email address",
+    "address": "Your address",
+    "offline_access": "Stay signed in to this portal (refresh tokens)",
+}
+
+
+def _server() -> AuthorizationServer:
+    server: AuthorizationServer = current_app.extensions["idp.oauth"]
+    return server
+
+
+def _static(doc: Any, max_age: int) -> Response:
+    if request.if_none_match.contains(doc.etag.strip('"')):
+        resp = Response(status=304)
+    else:
+        resp = Response(doc.body, content_type="application/json")
+    resp.headers["ETag"] = doc.etag
+    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def discovery() -> Response:
+    return _static(current_app.extensions["idp.discovery"], 3600)
+
+
+@bp.get("/jwks.json")
+def jwks() -> Response:
+    ring = services().keys.ring()
+
+    class _Doc:
+        body = ring.jwks_bytes
+        etag = ring.etag
+
+    return _static(_Doc, 300)
+
+
+def _request_key() -> str:
+    """Identifies one authorization request (its parameters) across the sign-in detour."""
+    items = sorted((k, v) for k, v in request.values.items(multi=True)
+                   if k not in ("csrf_token", "decision"))
+    return hashlib.sha256(repr(items).encode()).hexdigest()[:24]
+
+
+def _error_response(error: OAuth2Error) -> Any:
+    if error.redirect_uri:
+        params = [("error", error.error)]
+        if error.description:
+            params.append(("error_description", error.description))
+        if error.state:
+            params.append(("state", error.state))
+        params.append(("iss", services().settings.issuer))
+        return redirect(add_params_to_uri(error.redirect_uri, params), code=302)
+    return error_page(400, _("This sign-in request cannot be processed"),
+                      _("The portal that sent you here made a request we cannot accept "
+                        "(%(detail)s). Go back to the portal and try again, or contact it.",
+                        detail=error.description or error.error), code=error.error)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Any:
+    svc = services()
+    server = _server()
+    principal = current_user.principal if current_user.is_authenticated else None
+    key = _request_key()
+    reauth_at = session.get("reauth", {}).get(key)
+    reauth_done = bool(principal and reauth_at and principal.session.auth_time >= reauth_at)
+    try:
+        grant = server.get_consent_grant(end_user=principal)
+        ctx = pipeline.AuthorizationContext(
+            grant=grant, client=grant.client, principal=principal, now=time.time(),
+            reauth_done=reauth_done, consent_lookup=svc.consents.granted,
+            key_set=svc.tokens.verification_keys, issuer=svc.settings.issuer,
+            params={k: v for k, v in request.values.items()})
+        outcome = pipeline.run(ctx)
+        decision = request.form.get("decision") if request.method == "POST" else None
+        if decision is not None and outcome.action in ("consent", "issue"):
+            return _consent_decision(grant, ctx, decision)
+    except OAuth2Error as error:
+        return _error_response(error)
+    if outcome.action == "login":
+        if outcome.reason in ("prompt_login", "max_age", "id_token_hint"):
+            pending = dict(session.get("reauth", {}))
+            pending[key] = int(time.time())
+            session["reauth"] = dict(list(pending.items())[-5:])
+        return redirect(url_for("auth.login", next=_resume_url(), client=grant.client.client_id,
+                                login_hint=request.values.get("login_hint")))
+    if outcome.action == "consent":
+        return render_template("consent.html", client=grant.client.record,
+                               scopes=[(s, _(SCOPE_LABELS.get(s, s))) for s in outcome.scopes],
+                               params=request.values, action=_resume_url())
+    return _issue(grant, principal)
+
+
+def _resume_url() -> str:
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    query = {k: v for k, v in request.form.items() if k not in ("csrf_token", "decision")}
+    return url_for("oidc.authorize", **query)
+
+
+def _consent_decision(grant: Any, ctx: pipeline.AuthorizationContext, decision: str) -> Any:
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except CsrfInvalid:
+        abort(400)
+    principal = ctx.principal
+    assert principal is not None  # noqa: S101
+    if decision != "allow":
+        services().audit.record(principal.account.id, "consent:deny",
+                                subject=principal.account.id, client_id=grant.client.client_id)
+        return _server().create_authorization_response(grant=grant, grant_user=None)
+    scopes = set(grant.client.get_allowed_scope(ctx.params.get("scope", "")).split())
+    services().consents.grant(principal.account.id, grant.client.client_id,
+                              scopes - pipeline.NON_CONSENT_SCOPES)
+    services().audit.record(principal.account.id, "consent:grant", subject=principal.account.id,
+                            client_id=grant.client.client_id, extra={"scopes": sorted(scopes)})
+    return _issue(grant, principal)
+
+
+def _issue(grant: Any, principal: Any) -> Any:
+    svc = services()
+    svc.sso.add_client(principal.session, grant.client.client_id, grant.client.record.channel)
+    return _server().create_authorization_response(grant=grant, grant_user=principal)
+
+
+@bp.post("/token")
+def token() -> Any:
+    return _server().create_token_response()
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    status, body, headers = userinfo_response(
+        services(), request.method, request.headers, request.content_type or "", request.form)
+    resp = Response(body, status=status)
+    for name, value in headers:
+        resp.headers[name] = value
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    return resp

@@ -1,0 +1,70 @@
+"""Client registry: channels, secrets stored as digests, redirect URI rules."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from idp.clients import NewClient
+from idp.errors import ValidationError
+from idp.store.models import Client
+
+
+def test_confidential_client_gets_a_secret_stored_as_digest(services):
+    record, secret = services.clients.create(NewClient(
+        name="税务门户", channel="website", redirect_uris=("https://tax.example.gov.cn/cb",)))
+    assert record.client_type == "confidential" and secret and len(secret) >= 43
+    with services.sessions() as s:
+        row = s.get(Client, record.client_id)
+    assert row.secret_digest != secret and len(row.secret_digest) == 64
+    assert record.check_secret(secret)
+    assert not record.check_secret(secret + "x") and not record.check_secret("")
+
+
+def test_app_is_public_with_native_redirects(services):
+    record, secret = services.clients.create(NewClient(
+        name="App", channel="app",
+        redirect_uris=("http://127.0.0.1/callback", "cn.gov.example.app:/cb",
+                       "https://app.example.gov.cn/cb")))
+    assert secret is None and record.is_public
+    assert record.token_endpoint_auth_method == "none"
+
+
+@pytest.mark.parametrize(("channel", "uri"), [
+    ("website", "http://portal.example.gov.cn/cb"),
+    ("website", "https://portal.example.gov.cn/cb#frag"),
+    ("website", "https://*.example.gov.cn/cb"),
+    ("website", "javascript:alert(1)"),
+    ("website", "cn.gov.example.app:/cb"),
+    ("app", "myapp:/cb"),
+    ("app", "data:text/html,hi"),
+    ("website", "/relative/cb"),
+])
+def test_unsafe_redirect_uris_are_refused(services, channel, uri):
+    with pytest.raises(ValidationError) as exc:
+        services.clients.create(NewClient(name="x", channel=channel, redirect_uris=(uri,)))
+    assert exc.value.code == "client.redirect_uri"
+    with services.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Client)) == 0
+
+
+def test_unknown_channel_and_scope_are_refused(services):
+    with pytest.raises(ValidationError):
+        services.clients.create(NewClient(name="x", channel="fax",
+                                          redirect_uris=("https://a.example/cb",)))
+    with pytest.raises(ValidationError):
+        services.clients.create(NewClient(name="x", channel="website", scopes=("root",),
+                                          redirect_uris=("https://a.example/cb",)))
+
+
+def test_service_channel_needs_no_redirect(services):
+    record, secret = services.clients.create(NewClient(name="社保后台", channel="service"))
+    assert record.grant_types == ("client_credentials",) and secret
+
+
+def test_reset_secret_replaces_the_old_one(services):
+    record, old = services.clients.create(NewClient(
+        name="p", channel="website", redirect_uris=("https://a.example/cb",)))
+    new = services.clients.reset_secret(record.client_id)
+    fresh = services.clients.get(record.client_id)
+    assert fresh.check_secret(new) and not fresh.check_secret(old)

@@ -1,0 +1,80 @@
+"""Settings: defaults, IDP_CONFIG file, IDP_* overrides, production refusals."""
+
+from __future__ import annotations
+
+import pytest
+
+from idp.config import load_settings
+from idp.errors import ConfigError
+
+
+def test_defaults_load():
+    s = load_settings({})
+    assert s.issuer == "http://localhost:5000" and s.mode == "development"
+    assert s.database_url.startswith("sqlite:///") and s.redis.url == ""
+    assert s.keys.id_token_alg == "RS256"
+
+
+def test_contract_environment_names():
+    s = load_settings({"IDP_ISSUER": "https://id.example.gov.cn",
+                       "IDP_DATABASE_URL": "postgresql+psycopg://u@db/idp",
+                       "IDP_REDIS_URL": "redis://cache:6379/0", "IDP_KEYS_DIR": "/srv/keys",
+                       "IDP_TOKENS_ACCESS_TOKEN_TTL": "300"})
+    assert s.issuer == "https://id.example.gov.cn"
+    assert s.database_url == "postgresql+psycopg://u@db/idp"
+    assert s.redis.url == "redis://cache:6379/0" and str(s.keys_dir) == "/srv/keys"
+    assert s.tokens.access_token_ttl == 300
+
+
+def test_config_file_then_environment(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text('issuer = "https://a.example"\n[tokens]\naccess_token_ttl = 120\n')
+    s = load_settings({"IDP_CONFIG": str(path)})
+    assert s.issuer == "https://a.example" and s.tokens.access_token_ttl == 120
+    s = load_settings({"IDP_CONFIG": str(path), "IDP_TOKENS_ACCESS_TOKEN_TTL": "60"})
+    assert s.tokens.access_token_ttl == 60
+
+
+def test_settings_are_frozen():
+    s = load_settings({})
+    with pytest.raises(AttributeError):
+        s.issuer = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"IDP_TOKENS_ACCESS_TOKEN_TTL": "ten"}, "must be of type int"),
+    ({"IDP_TOKENS_ACCESS_TOKEN_TTL": "0"}, "must be positive"),
+    ({"IDP_ISSUER": "localhost:5000"}, "absolute http(s) URL"),
+    ({"IDP_ISSUER": "https://a.example/"}, "trailing slash"),
+    ({"IDP_MODE": "prod"}, "mode must be"),
+    ({"IDP_KEYS_ID_TOKEN_ALG": "HS256"}, "id_token_alg"),
+    ({"IDP_CONFIG": "/nonexistent/site.toml"}, "not found"),
+])
+def test_bad_settings_are_refused(env, fragment):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env)
+    assert fragment in exc.value.message
+
+
+def test_unknown_key_in_file_is_refused(tmp_path):
+    path = tmp_path / "site.toml"
+    path.write_text("[tokens]\naccess_token_tll = 5\n")
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"IDP_CONFIG": str(path)})
+    assert "tokens.access_token_tll" in exc.value.message
+
+
+def test_production_refuses_http_issuer_and_default_secret():
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"IDP_MODE": "production", "IDP_ISSUER": "http://id.example.gov.cn",
+                       "IDP_SECRET_KEY": "x" * 40})
+    assert "https" in exc.value.message
+    with pytest.raises(ConfigError) as exc:
+        load_settings({"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn"})
+    assert "secret_key" in exc.value.message
+    ok = load_settings({"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn",
+                        "IDP_SECRET_KEY": "k" * 48})
+    assert ok.production
+    # Loopback http is allowed for local production-mode trials.
+    assert load_settings({"IDP_MODE": "production", "IDP_ISSUER": "http://127.0.0.1:5000",
+                          "IDP_SECRET_KEY": "k" * 48}).production
