@@ -18,9 +18,10 @@ def _seqs(services) -> list[int]:
 
 
 def test_intact_chain_verifies(services):
+    before = services.audit.verify().checked  # key creation is audited too
     _fill(services)
     result = services.audit.verify()
-    assert result.ok and result.checked == 5 and result.broken_at is None
+    assert result.ok and result.checked == before + 5 and result.broken_at is None
 
 
 def test_altered_entry_is_named(services):
@@ -39,6 +40,20 @@ def test_removed_entry_is_named(services):
         s.execute(delete(AuditEvent).where(AuditEvent.seq == seqs[1]))
     result = services.audit.verify()
     assert not result.ok and result.broken_at == seqs[2] and "removed" in result.reason
+
+
+def test_reordered_entries_are_detected(services):
+    _fill(services)
+    a, b = _seqs(services)[-3:-1]
+    with services.sessions.begin() as s:
+        first, second = s.get(AuditEvent, a), s.get(AuditEvent, b)
+        fields = ("tag", "subject", "extra")
+        values = [tuple(getattr(e, f) for f in fields) for e in (first, second)]
+        for event, new in zip((first, second), reversed(values), strict=True):
+            for f, v in zip(fields, new, strict=True):
+                setattr(event, f, v)
+    result = services.audit.verify()
+    assert not result.ok and result.broken_at == a
 
 
 def test_truncated_tail_is_detected(services):
