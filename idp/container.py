@@ -7,6 +7,7 @@ else constructs engines, stores or key material.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -59,8 +60,10 @@ def build_services(settings: Settings, *, create_keys: bool = False,
     ephemeral = create_ephemeral_store(settings.redis.url, settings.ephemeral_sqlite_path,
                                        prefix=settings.redis.prefix)
     audit = AuditTrail(sessions, clock=clock)
-    keys = KeyService(sessions, settings.keys_dir, clock=clock,
-                      audit=lambda tag, extra: audit.record("system", tag, extra=extra))
+    def audit_key_event(tag: str, extra: dict[str, Any]) -> None:
+        audit.record("system", tag, extra=extra)
+
+    keys = KeyService(sessions, settings.keys_dir, clock=clock, audit=audit_key_event)
     protector = load_identity_keys(settings.keys_dir, create=create_keys)
     table_registry = TableRegistry(sessions, protector, clock=clock)
     registry: PopulationRegistry = table_registry

@@ -60,16 +60,14 @@ class TableRegistry:
         rows = list(parse_registry_csv(text))
         now = to_datetime(self._clock())
         with self._sessions.begin() as session:
+            indexed = [(self._protector.index(number), name) for number, name in rows]
+            wanted = [bidx for bidx, _ in indexed]
             existing = {
                 e.id_number_bidx: e
                 for e in session.scalars(
-                    select(RegistryEntry).where(
-                        RegistryEntry.id_number_bidx.in_([self._protector.index(i) for i, _ in rows])
-                    )
-                )
-            } if rows else {}
-            for id_number, name in rows:
-                bidx = self._protector.index(id_number)
+                    select(RegistryEntry).where(RegistryEntry.id_number_bidx.in_(wanted)))
+            } if wanted else {}
+            for bidx, name in indexed:
                 if bidx in existing:
                     existing[bidx].name = name
                     existing[bidx].imported_at = now

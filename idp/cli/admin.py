@@ -94,7 +94,8 @@ def clients() -> None:
 @click.option("--redirect-uri", "redirect_uris", multiple=True)
 @click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
 @click.option("--backchannel-logout-uri")
-@click.option("--scope", "scopes", multiple=True, help="Allowed scope (repeat, or space-separated).")
+@click.option("--scope", "scopes", multiple=True,
+              help="Allowed scope (repeat, or space-separated).")
 @click.option("--skip-consent", is_flag=True, help="First-party portal: no consent page.")
 @click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
 @click.option("--client-id", help="Choose the client_id (default: generated).")

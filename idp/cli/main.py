@@ -6,8 +6,10 @@ import sys
 
 import click
 
-from idp.cli import admin, demo, serve
+from idp.cli import admin
+from idp.cli.demo import seed_demo
 from idp.cli.output import CliError
+from idp.cli.serve import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -16,8 +18,8 @@ def cli() -> None:
 
 
 cli.add_command(admin.init)
-cli.add_command(serve.serve)
-cli.add_command(demo.seed_demo)
+cli.add_command(serve)
+cli.add_command(seed_demo)
 cli.add_command(admin.registry)
 cli.add_command(admin.accounts)
 cli.add_command(admin.clients)

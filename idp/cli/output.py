@@ -25,7 +25,7 @@ class CliError(click.ClickException):
 
 
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)  # type: ignore[return-value]
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
 
 def emit(as_json: bool, data: dict[str, Any], text: str) -> None:

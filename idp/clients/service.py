@@ -39,7 +39,7 @@ class NewClient:
     backchannel_logout_uri: str | None = None
     scopes: tuple[str, ...] = ()
     skip_consent: bool = False
-    id_token_signed_response_alg: str = "RS256"
+    id_token_signed_response_alg: str = "RS256"  # noqa: S105 — an algorithm name
     client_id: str | None = None
 
 

@@ -79,7 +79,7 @@ def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, env: Mapping[st
         if dataclasses.is_dataclass(f.type) or (
             isinstance(f.type, str) and f.type.endswith("Settings")
         ):
-            sub_cls = f.default_factory  # type: ignore[misc]
+            sub_cls = f.default_factory
             section = data.get(f.name, {})
             if not isinstance(section, Mapping):
                 raise ConfigError(f"setting {dotted} must be a table")

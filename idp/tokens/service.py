@@ -143,7 +143,7 @@ class TokenService:
         ring = self._keys.ring()
         cached = self._verify_keys
         if cached is None or cached[0] != ring.loaded_at:
-            cached = (ring.loaded_at, KeySet.import_key_set(ring.jwks))
+            cached = (ring.loaded_at, KeySet.import_key_set(ring.jwks))  # type: ignore[arg-type]
             self._verify_keys = cached
         return cached[1]
 

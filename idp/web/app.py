@@ -10,7 +10,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
-from flask_babel import get_locale
 
 from idp.config import Settings, load_settings
 from idp.container import Services, build_services
@@ -52,7 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     babel.init_app(app, locale_selector=i18n.select_locale)
     app.jinja_env.globals["lang_url"] = i18n.lang_url
-    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.globals["html_lang"] = i18n.html_lang
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_user)

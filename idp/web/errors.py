@@ -3,6 +3,7 @@ what to do next — never a traceback. JSON endpoints answer in JSON instead."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Flask, Response, render_template, request
@@ -35,10 +36,8 @@ def install(app: Flask) -> None:
     def _http(exc: HTTPException) -> tuple[str, int] | Response:
         status = exc.code or 500
         if _wants_json():
-            return Response(
-                '{"error":"invalid_request","error_description":"%s"}'
-                % (exc.description or exc.name).replace('"', "'"),
-                status=status, content_type="application/json")
+            body = {"error": "invalid_request", "error_description": exc.description or exc.name}
+            return Response(json.dumps(body), status=status, content_type="application/json")
         if status == 404:
             return error_page(404, _("Page not found"),
                               _("The address is not a page of this service. Check the link or "

@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from flask import current_app, request, session
+from flask_babel import get_locale
 
 SUPPORTED = ("zh_CN", "en")
 
@@ -41,3 +42,9 @@ def lang_url(lang: str) -> str:
     args.pop("ui_locales", None)
     args["lang"] = [lang]
     return request.path + "?" + urlencode(args, doseq=True)
+
+
+def html_lang() -> str:
+    """The page's ``lang`` attribute: ``zh-CN`` or ``en``."""
+    locale = get_locale()
+    return "zh-CN" if locale is not None and locale.language == "zh" else "en"

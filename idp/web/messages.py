@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from flask_babel import gettext as _
+from flask_babel import gettext
 
 from idp.errors import IdpError, RateLimited
+
+
+def _(text: str, **kwargs: object) -> str:
+    return str(gettext(text, **kwargs))
 
 
 def error_message(exc: IdpError) -> str:

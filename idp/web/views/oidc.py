@@ -33,13 +33,17 @@ from idp.web.principal import services
 
 bp = Blueprint("oidc", __name__)
 
+def N_(text: str) -> str:  # noqa: N802 — marks a string for extraction, translated later
+    return text
+
+
 SCOPE_LABELS = {
-    "openid": "Your account identifier at this portal",
-    "profile": "Your name, gender and date of birth",
-    "phone": "Your mobile phone number",
-    "email": "Your email address",
-    "address": "Your address",
-    "offline_access": "Stay signed in to this portal (refresh tokens)",
+    "openid": N_("Your account identifier at this portal"),
+    "profile": N_("Your name, gender and date of birth"),
+    "phone": N_("Your mobile phone number"),
+    "email": N_("Your email address"),
+    "address": N_("Your address"),
+    "offline_access": N_("Stay signed in to this portal (refresh tokens)"),
 }
 
 
