@@ -19,7 +19,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from tests.e2e.useragent import AuthResponse, pkce_pair
+from tests.e2e.useragent import AuthResponse, UserAgent, pkce_pair
 from tests.fixtures.server import IdpServer
 
 REDIRECT_URI = "https://rp.example.test/cb"
@@ -41,6 +41,20 @@ class AuthRequest:
     state: str
     nonce: str | None
     verifier: str | None
+
+
+@dataclass
+class Login:
+    """The outcome of one complete code flow: request, code, tokens and verified ID token."""
+
+    req: AuthRequest
+    response: AuthResponse
+    tokens: dict[str, Any]
+    id_claims: dict[str, Any]
+
+    @property
+    def sub(self) -> str:
+        return str(self.id_claims["sub"])
 
 
 @dataclass
@@ -88,7 +102,7 @@ class RelyingParty:
         return self._jwks
 
     # -- authorization ------------------------------------------------------------------------
-    def auth_request(self, scope: str = "openid", *, nonce: bool = True, pkce: bool = True,
+    def auth_request(self, scope: str = "openid", *, nonce: bool = True, pkce: bool = False,
                      **extra: str) -> AuthRequest:
         state = secrets.token_urlsafe(16)
         params = {"response_type": "code", "client_id": self.client_id,
@@ -102,6 +116,27 @@ class RelyingParty:
             params.update(code_challenge=challenge, code_challenge_method="S256")
         params.update(extra)
         return AuthRequest(params, state, nonce_value, verifier)
+
+    def authorize(self, agent: UserAgent, req: AuthRequest, citizen: dict[str, Any] | None,
+                  *, method: str = "GET", consent: str | None = "allow") -> AuthResponse:
+        """Send the citizen's browser through the request. ``citizen=None``: it must not be
+        asked to sign in (the agent fails on a sign-in form it cannot fill)."""
+        who = citizen or {}
+        return agent.authorize(req.params, username=who.get("username"),
+                               password=who.get("password"), consent=consent, method=method)
+
+    def login(self, agent: UserAgent, citizen: dict[str, Any] | None, scope: str = "openid",
+              *, method: str = "GET", auth: str = "basic", alg: str = "RS256",
+              pkce: bool = False, nonce: bool = True, **extra: str) -> Login:
+        """A complete, checked code flow: authorize, redeem, verify the ID token."""
+        req = self.auth_request(scope, pkce=pkce, nonce=nonce, **extra)
+        resp = self.authorize(agent, req, citizen, method=method)
+        code = self.expect_code(req, resp)
+        tokens = self.redeem(code, req, auth=auth)
+        max_age = int(extra["max_age"]) if "max_age" in extra else None
+        claims = self.verify_id_token(tokens["id_token"], nonce=req.nonce, alg=alg,
+                                      access_token=tokens["access_token"], max_age=max_age)
+        return Login(req, resp, tokens, claims)
 
     def check_response(self, req: AuthRequest, resp: AuthResponse) -> AuthResponse:
         """What every client must check on any authorization response (RFC 9207, RFC 6749)."""

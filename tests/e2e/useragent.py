@@ -43,6 +43,7 @@ class UserAgent:
         self.base = base_url
         self.http = requests.Session()
         self.pages: list[requests.Response] = []
+        self.sign_ins = 0  # how many times the sign-in form was filled
 
     def _get(self, url: str, **kw: Any) -> requests.Response:
         resp = self.http.get(urljoin(self.base, url), allow_redirects=False, timeout=20, **kw)
@@ -99,6 +100,7 @@ class UserAgent:
                     },
                 )
                 username = None  # sign in once per call
+                self.sign_ins += 1
                 continue
             if resp.status_code == 200 and 'name="decision"' in resp.text and consent:
                 resp = self._post(
