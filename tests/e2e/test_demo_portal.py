@@ -1,0 +1,71 @@
+"""The demo department portal (clients/website) signs a citizen in against a real IdP.
+
+Both run as real processes on loopback; a cookie-keeping HTTP client plays the browser and
+follows every redirect between them, as a person clicking through would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.useragent import CSRF, _unescape
+from tests.fixtures.server import free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def portal(idp_server, tmp_path):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    client = idp_server.create_client("--name", "示例部门门户", "--channel", "website",
+                                      "--redirect-uri", f"{base}/callback", "--skip-consent")
+    config = tmp_path / "portal.json"
+    config.write_text(json.dumps({"issuer": idp_server.url, "client_id": client["client_id"],
+                                  "client_secret": client["client_secret"], "base_url": base,
+                                  "port": port}))
+    log = open(tmp_path / "portal.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "clients.website", "--config", str(config)],
+                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            env={k: v for k, v in os.environ.items()
+                                 if not k.startswith("PORTAL_")})
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError((tmp_path / "portal.log").read_text())
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+def test_citizen_signs_in_to_the_portal_and_sees_verified_claims(idp_server, portal):
+    citizen = idp_server.demo["citizens"][0]
+    browser = requests.Session()
+    page = browser.get(f"{portal}/login", timeout=20)
+    assert page.url.startswith(idp_server.url + "/login"), page.url
+    token = CSRF.search(page.text).group(1)
+    next_url = _unescape(page.text.split('name="next" value="')[1].split('"')[0])
+    home = browser.post(f"{idp_server.url}/login", timeout=20, data={
+        "csrf_token": token, "username": citizen["id_number"], "password": citizen["password"],
+        "next": next_url})
+    assert home.url.rstrip("/") == portal, home.url
+    assert home.status_code == 200
+    assert citizen["name"] in home.text
+    for claim in ("sub", "sid", "acr", "auth_time"):
+        assert claim in home.text
+    assert citizen["id_number"] not in home.text
