@@ -58,6 +58,7 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "idp",
+        "control_socket_disable": True,  # several nodes/tests may share one HOME
         "forwarded_allow_ips": "127.0.0.1",
     }
     _Gunicorn(options).run()

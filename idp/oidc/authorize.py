@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    LoginRequiredError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -53,6 +58,18 @@ class Outcome:
 
 
 Step = Callable[[AuthorizationContext], Outcome | None]
+
+
+def check_request_object(ctx: AuthorizationContext) -> Outcome | None:
+    """Request objects are not supported (discovery says so): refuse them rather than act on
+    the outer parameters alone (OIDC Core §6, §3.1.2.6; RFC 9101 §5)."""
+    if "request" in ctx.params:
+        raise ctx.error(RequestNotSupportedError,
+                        "request objects are not supported; send the parameters in the query")
+    if "request_uri" in ctx.params:
+        raise ctx.error(RequestURINotSupportedError,
+                        "request_uri is not supported; send the parameters in the query")
+    return None
 
 
 def check_pkce(ctx: AuthorizationContext) -> Outcome | None:
@@ -130,6 +147,7 @@ def check_consent(ctx: AuthorizationContext) -> Outcome | None:
 
 
 STEPS: tuple[Step, ...] = (
+    check_request_object,
     check_pkce,
     check_max_age,
     check_id_token_hint,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 
@@ -24,10 +24,22 @@ from idp.tokens import AuthorizationCode, IssueContext
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
-    """PKCE with S256 only (``plain`` offers no protection against a leaked challenge)."""
+    """PKCE with S256 only (``plain`` offers no protection against a leaked challenge).
+
+    A code bound to a challenge and redeemed without a verifier is ``invalid_grant``, as with a
+    wrong verifier (RFC 7636 §4.6): the grant cannot be verified.
+    """
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        code = grant.request.authorization_code
+        if (code is not None and self.get_authorization_code_challenge(code)
+                and not grant.request.form.get("code_verifier")):
+            raise InvalidGrantError("this code was requested with a code_challenge: "
+                                    "send its code_verifier")
+        super().validate_code_verifier(grant, result)
 
 
 class _IssuesTokens:

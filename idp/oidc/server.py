@@ -1,7 +1,9 @@
 """The Authlib authorization server, bound to our services.
 
 Registers the grants and the RFC 9207 ``iss`` response parameter. ``save_token`` is a no-op:
-tokens are persisted by :class:`idp.tokens.TokenService` as they are minted.
+tokens are persisted by :class:`idp.tokens.TokenService` as they are minted. Grant selection
+names a missing ``response_type`` / ``grant_type`` as ``invalid_request`` (RFC 6749 §4.1.2.1,
+§5.2: "missing a required parameter") and says what is supported when the value is unknown.
 """
 
 from __future__ import annotations
@@ -9,6 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
+from authlib.oauth2.rfc6749 import (
+    InvalidRequestError,
+    UnsupportedGrantTypeError,
+    UnsupportedResponseTypeError,
+)
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from idp.container import Services
@@ -30,6 +37,17 @@ class _Issuer(IssuerParameter):  # type: ignore[misc]
         return self._issuer
 
 
+class _MissingGrantType(UnsupportedGrantTypeError):  # type: ignore[misc]
+    """No ``grant_type`` at all. A subclass so Authlib's token endpoint answers it like an
+    unsupported one, but RFC 6749 §5.2 names a missing required parameter invalid_request."""
+
+    error = "invalid_request"
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.description = "grant_type is required (in a form-encoded request body)"
+
+
 class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
     def __init__(self, services: Services) -> None:
         super().__init__()
@@ -45,6 +63,29 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         if record is None or record.status != "active":
             return None
         return OAuthClient(record)
+
+    def get_authorization_grant(self, request: Any) -> Any:
+        try:
+            return super().get_authorization_grant(request)
+        except UnsupportedResponseTypeError as error:
+            # Authlib has verified the redirect URI before setting it on the error.
+            response_type = request.payload.response_type
+            if not response_type:
+                raise InvalidRequestError("response_type is required; use response_type=code",
+                                          redirect_uri=error.redirect_uri) from None
+            raise UnsupportedResponseTypeError(
+                response_type, "only response_type=code is supported",
+                redirect_uri=error.redirect_uri) from None
+
+    def get_token_grant(self, request: Any) -> Any:
+        if not request.payload.grant_type:
+            raise _MissingGrantType()
+        try:
+            return super().get_token_grant(request)
+        except UnsupportedGrantTypeError as error:
+            error.description = ("this grant_type is not supported "
+                                 "(see grant_types_supported in the discovery document)")
+            raise
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         return None

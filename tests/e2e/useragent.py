@@ -77,6 +77,28 @@ class UserAgent:
         max_hops: int = 10,
     ) -> AuthResponse:
         """Run an authorization request through sign-in/consent until it leaves the IdP."""
+        resp = self.visit(params, username=username, password=password, consent=consent,
+                          method=method, max_hops=max_hops)
+        if resp.status_code in (301, 302, 303):
+            location = resp.headers["Location"]
+            query = parse_qs(urlsplit(location).query)
+            return AuthResponse(location, {k: v[0] for k, v in query.items()})
+        raise AssertionError(f"stuck at {resp.status_code} {resp.url}: {resp.text[:500]}")
+
+    def visit(
+        self,
+        params: dict[str, str] | None = None,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        consent: str | None = None,
+        method: str = "GET",
+        max_hops: int = 10,
+    ) -> requests.Response:
+        """Send an authorization request and follow it inside the IdP, signing in (once) and
+        deciding consent when told to. Returns the redirect that leaves the IdP, or the first
+        page it was not told how to handle (a sign-in form without credentials, the consent
+        page with ``consent=None``, an error page)."""
         if method == "GET":
             resp = self._get("/authorize", params=params)
         else:
@@ -85,8 +107,7 @@ class UserAgent:
             if resp.status_code in (301, 302, 303):
                 location = resp.headers["Location"]
                 if not self.is_ours(location):
-                    query = parse_qs(urlsplit(location).query)
-                    return AuthResponse(location, {k: v[0] for k, v in query.items()})
+                    return resp
                 resp = self._get(location)
                 continue
             if resp.status_code == 200 and 'name="password"' in resp.text and username:
@@ -107,8 +128,9 @@ class UserAgent:
                     self._form_action(resp, "/authorize"),
                     data={"csrf_token": self.csrf(resp), "decision": consent},
                 )
+                consent = None  # decide once per call
                 continue
-            raise AssertionError(f"stuck at {resp.status_code} {resp.url}: {resp.text[:500]}")
+            return resp
         raise AssertionError("too many hops")
 
     @staticmethod

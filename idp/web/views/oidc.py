@@ -87,11 +87,21 @@ def _request_key() -> str:
     return hashlib.sha256(repr(items).encode()).hexdigest()[:24]
 
 
+# For errors Authlib raises without a description (e.g. prompt=none with nobody signed in).
+FALLBACK_DESCRIPTIONS = {
+    "login_required": "the citizen is not signed in",
+    "consent_required": "the citizen has not consented to this client",
+    "interaction_required": "the citizen must interact with the sign-in service",
+    "access_denied": "the citizen denied the request",
+}
+
+
 def _error_response(error: OAuth2Error) -> Any:
+    description = error.description or FALLBACK_DESCRIPTIONS.get(error.error)
     if error.redirect_uri:
         params = [("error", error.error)]
-        if error.description:
-            params.append(("error_description", error.description))
+        if description:
+            params.append(("error_description", description))
         if error.state:
             params.append(("state", error.state))
         params.append(("iss", services().settings.issuer))
@@ -99,7 +109,7 @@ def _error_response(error: OAuth2Error) -> Any:
     return error_page(400, _("This sign-in request cannot be processed"),
                       _("The portal that sent you here made a request we cannot accept "
                         "(%(detail)s). Go back to the portal and try again, or contact it.",
-                        detail=error.description or error.error), code=error.error)
+                        detail=description or error.error), code=error.error)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -129,7 +139,8 @@ def authorize() -> Any:
             pending[key] = int(time.time())
             session["reauth"] = dict(list(pending.items())[-5:])
         return redirect(url_for("auth.login", next=_resume_url(), client=grant.client.client_id,
-                                login_hint=request.values.get("login_hint")))
+                                login_hint=request.values.get("login_hint"),
+                                ui_locales=request.values.get("ui_locales")))
     if outcome.action == "consent":
         return render_template("consent.html", client=grant.client.record,
                                scopes=[(s, _(SCOPE_LABELS.get(s, s))) for s in outcome.scopes],
