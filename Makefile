@@ -6,14 +6,20 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test install lint typecheck bench clean
 
+MO     := $(patsubst %.po,%.mo,$(wildcard idp/web/translations/*/LC_MESSAGES/messages.po))
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test,clients]'
-	$(BIN)/pybabel compile --statistics -d idp/web/translations -D messages >/dev/null
+	$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/pip install --quiet -e '.[test,clients]' 2>&1 | grep -v '^WARNING: Location' || true
+	$(BIN)/python -c "import idp, authlib, flask, sqlalchemy, psycopg, redis, jose"
 	touch $(STAMP)
 
-install: $(STAMP)
+# Compiled page translations (not committed): rebuilt whenever a catalogue changes.
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@ >/dev/null
+
+install: $(STAMP) $(MO)
 
 ## make run: fresh machine -> venv, install, migrate, demo data, IdP + demo channel clients.
 run: install

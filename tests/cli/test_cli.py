@@ -143,3 +143,16 @@ def test_audit_verify_reports_tampering(run):
     result = run("audit", "verify", "--json")
     assert result.returncode == 1
     assert json.loads(result.stdout)["broken_at"] == 1
+
+
+def test_serve_refuses_unsafe_production_settings(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update({"IDP_MODE": "production", "IDP_ISSUER": "http://id.example.gov.cn",
+                "IDP_DATA_DIR": str(tmp_path / "var"), "IDP_KEYS_DIR": str(tmp_path / "k")})
+    result = subprocess.run([IDP, "serve", "--port", "1"], env=env, capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert_one_line_error(result, "https")
+    env.update({"IDP_ISSUER": "https://id.example.gov.cn", "IDP_SECRET_KEY": "s" * 48})
+    result = subprocess.run([IDP, "serve", "--port", "1"], env=env, capture_output=True,
+                            text=True, timeout=60, cwd=tmp_path)
+    assert_one_line_error(result, "idp init")
