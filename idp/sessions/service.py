@@ -26,6 +26,7 @@ class SsoSession:
     acr: str | None = None
     clients: dict[str, str] = field(default_factory=dict)  # client_id -> channel
     user_agent: str | None = None
+    auth_seq: int = 1  # bumped at every (re-)authentication in this session
 
     def to_value(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,7 +57,8 @@ class SessionService:
                         acr: str | None) -> SsoSession:
         """The citizen authenticated again in the same session (prompt=login, max_age)."""
         updated = SsoSession(**{**session.to_value(), "auth_time": int(self._clock()),
-                                "amr": list(amr), "acr": acr})
+                                "amr": list(amr), "acr": acr,
+                                "auth_seq": session.auth_seq + 1})
         if not self._store.replace(self._key(session.sid), updated.to_value()):
             return self.start(session.account_id, amr=amr, acr=acr,
                               user_agent=session.user_agent)

@@ -1,0 +1,78 @@
+"""Issued tokens (SQLite and PostgreSQL): JWT access tokens per RFC 9068, refresh rotation with
+family-wide reuse detection, and revocation by code, family and session."""
+
+from __future__ import annotations
+
+from joserfc import jwt
+from sqlalchemy import select
+
+from idp.store.models import AuditEvent
+from idp.tokens import IssueContext
+from tests.factories import make_citizen, make_client
+
+
+def _ctx(services, client_id, account_id, **kw):
+    return IssueContext(client=services.clients.get(client_id), account_id=account_id,
+                        scope="openid profile offline_access", grant_type="authorization_code",
+                        include_refresh=True, sid="sid-1", auth_time=1_700_000_000, acr="L1",
+                        amr=("pwd",), **kw)
+
+
+def test_access_token_is_an_rfc9068_jwt_verifiable_from_jwks(services):
+    citizen, client = make_citizen(services), make_client(services)
+    token = services.tokens.issue(_ctx(services, client.client_id, citizen.sub))
+    decoded = jwt.decode(token["access_token"], services.tokens.verification_keys())
+    assert decoded.header["typ"] == "at+jwt" and decoded.header["alg"] == "ES256"
+    claims = decoded.claims
+    assert claims["iss"] == services.settings.issuer and claims["sub"] == citizen.sub
+    assert claims["client_id"] == claims["aud"] == client.client_id
+    assert claims["sid"] == "sid-1" and claims["scope"] == "openid profile offline_access"
+    assert claims["exp"] - claims["iat"] == services.settings.tokens.access_token_ttl
+    info = services.tokens.validate_access_token(token["access_token"])
+    assert info.account_id == citizen.sub and info.sid == "sid-1"
+
+
+def test_tampered_or_foreign_tokens_are_invalid(services):
+    citizen, client = make_citizen(services), make_client(services)
+    token = services.tokens.issue(_ctx(services, client.client_id, citizen.sub))["access_token"]
+    head, body, sig = token.split(".")
+    assert services.tokens.validate_access_token(f"{head}.{body}x.{sig}") is None
+    assert services.tokens.validate_access_token("not-a-jwt") is None
+    assert services.tokens.validate_access_token("") is None
+
+
+def test_refresh_rotates_and_reuse_revokes_the_family(services):
+    citizen, client = make_citizen(services), make_client(services)
+    first = services.tokens.issue(_ctx(services, client.client_id, citizen.sub))
+    row = services.tokens.rotate_refresh(first["refresh_token"], client.client_id)
+    assert row is not None
+    second = services.tokens.issue(_ctx(services, client.client_id, citizen.sub,
+                                        family_id=row.family_id))
+    # Reusing the rotated token revokes every token of the family, new ones included.
+    assert services.tokens.rotate_refresh(first["refresh_token"], client.client_id) is None
+    assert services.tokens.rotate_refresh(second["refresh_token"], client.client_id) is None
+    assert services.tokens.validate_access_token(second["access_token"]) is None
+    with services.sessions() as s:
+        tags = list(s.scalars(select(AuditEvent.tag).where(
+            AuditEvent.tag == "token:refresh:reuse")))
+    assert tags == ["token:refresh:reuse"]
+
+
+def test_refresh_token_is_bound_to_its_client(services):
+    citizen = make_citizen(services)
+    mine, other = make_client(services), make_client(services)
+    token = services.tokens.issue(_ctx(services, mine.client_id, citizen.sub))
+    assert services.tokens.rotate_refresh(token["refresh_token"], other.client_id) is None
+    # The wrong client's attempt does not burn the token for its owner.
+    assert services.tokens.rotate_refresh(token["refresh_token"], mine.client_id) is not None
+
+
+def test_revoke_by_code_and_by_sid(services):
+    citizen, client = make_citizen(services), make_client(services)
+    a = services.tokens.issue(_ctx(services, client.client_id, citizen.sub, code_digest="c1"))
+    b = services.tokens.issue(_ctx(services, client.client_id, citizen.sub, code_digest="c2"))
+    assert services.tokens.revoke_by_code("c1") == 1
+    assert services.tokens.validate_access_token(a["access_token"]) is None
+    assert services.tokens.validate_access_token(b["access_token"]) is not None
+    assert services.tokens.revoke_sid("sid-1") == 1
+    assert services.tokens.validate_access_token(b["access_token"]) is None
