@@ -77,7 +77,8 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                              ip_limit=rl.ip_failures, window=rl.window)
     accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
                               throttle=throttle, audit=audit, clock=clock)
-    clients = ClientService(sessions, audit=audit, clock=clock, production=settings.production)
+    clients = ClientService(sessions, audit=audit, clock=clock, production=settings.production,
+                            default_id_token_alg=settings.keys.id_token_alg)
     tok = settings.tokens
     return Services(
         settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,

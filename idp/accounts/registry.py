@@ -118,11 +118,15 @@ class HttpRegistry:
         try:
             resp = requests.post(self.url, json={"id_number": id_number,
                                                  "name": normalise_name(name)},
-                                 timeout=self.timeout)
+                                 timeout=self.timeout, allow_redirects=False)
             resp.raise_for_status()
             body = resp.json()
         except (requests.RequestException, ValueError):
             raise RegistryUnavailable(
                 "the population registry did not answer; please try again later"
             ) from None
-        return bool(body.get("match"))
+        if not isinstance(body, dict) or not isinstance(body.get("match"), bool):
+            raise RegistryUnavailable(
+                "the population registry gave an answer we do not understand; please try "
+                "again later")
+        return bool(body["match"])

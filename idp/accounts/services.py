@@ -27,6 +27,7 @@ from idp.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidIdNumber,
+    RateLimited,
     RegistryMismatch,
     ValidationError,
 )
@@ -47,6 +48,17 @@ def normalise_phone(raw: str) -> str:
         raise ValidationError("phone must be an 11-digit mainland mobile number, e.g. 13800138000",
                               code="phone.invalid")
     return phone
+
+
+def canonical_username(username: str) -> str:
+    """One spelling per identifier: normalised phone, normalised ID number, else upper-case."""
+    text = (username or "").strip()
+    if looks_like_phone(text):
+        return normalise_phone(text)
+    try:
+        return parse_id_number(text).value
+    except InvalidIdNumber:
+        return text.upper()
 
 
 def looks_like_phone(username: str) -> bool:
@@ -100,8 +112,8 @@ class AccountService:
                     Account.id_number_bidx == protected.blind_index)):
                 self._audit.record(actor, "account:register:duplicate",
                                    subject=protected.masked, ip=ip)
-                raise Conflict("an account already exists for this ID number; sign in or reset "
-                               "the password", code="account.duplicate_id_number")
+                raise Conflict("an account already exists for this ID number; sign in instead",
+                               code="account.duplicate_id_number")
             if session.scalar(select(Account.id).where(Account.phone == phone)):
                 raise Conflict("this phone number is already bound to another account",
                                code="account.duplicate_phone")
@@ -159,11 +171,20 @@ class AccountService:
 
     def authenticate(self, username: str, password: str, *, ip: str | None = None) -> Account:
         """Verify a password sign-in; raises RateLimited, AuthenticationFailed, AccountLocked."""
-        self._throttle.check(username, ip)
-        account = self.find_by_username(username)
+        account = None
+        try:
+            self._throttle.check_ip(ip)
+            account = self.find_by_username(username)
+            subject = account.id if account else canonical_username(username)
+            self._throttle.check_subject(subject)
+        except RateLimited as exc:
+            self._audit.record(account.id if account else "anonymous", "account:login:throttled",
+                               subject=account.id if account else None, ip=ip,
+                               extra={"limit": exc.code})
+            raise
         ok = self._hasher.verify(account.password_hash if account else None, password or "")
         if account is None or not ok:
-            self._throttle.failed(username, ip)
+            self._throttle.failed(subject, ip)
             self._audit.record(account.id if account else "anonymous", "account:login:failure",
                                subject=account.id if account else None, ip=ip,
                                extra={"reason": "bad_credentials" if account else "unknown_user"})
@@ -172,7 +193,7 @@ class AccountService:
             self._audit.record(account.id, "account:login:locked", subject=account.id, ip=ip)
             raise AccountLocked("this account is locked; contact the service hotline or visit "
                                 "a service counter")
-        self._throttle.succeeded(username)
+        self._throttle.succeeded(subject)
         now = to_datetime(self._clock())
         with self._sessions.begin() as session:
             row = session.get(Account, account.id)

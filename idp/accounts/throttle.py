@@ -1,8 +1,10 @@
-"""Sign-in failure limits per account identifier and per client IP (fixed windows).
+"""Sign-in failure limits per account and per client IP (fixed windows).
 
-Checked *before* the password is verified, so a locked-out guesser costs us no argon2 work.
-Counters live in the ephemeral store; the identifier is hashed so the store never holds a
-username (which may be an ID number) in clear.
+Checked *before* the password is verified, so a locked-out guesser costs us no argon2 work. The
+per-account counter is keyed by the account (found by a cheap lookup), so every spelling of one
+citizen — 18-digit number, lower-case x, legacy 15 digits, phone with or without +86 — shares
+one counter; unknown usernames are counted by their canonical form. Keys are hashed so the
+store never holds a username (which may be an ID number) in clear.
 """
 
 from __future__ import annotations
@@ -22,34 +24,34 @@ class LoginThrottle:
         self.window = window
 
     @staticmethod
-    def _who(identifier: str) -> str:
-        return hashlib.sha256(identifier.strip().upper().encode()).hexdigest()[:32]
+    def _subject_key(subject: str) -> str:
+        return "throttle:login:acct:" + hashlib.sha256(subject.encode()).hexdigest()[:32]
 
-    def _keys(self, identifier: str, ip: str | None) -> tuple[str, str | None]:
-        acct = f"throttle:login:acct:{self._who(identifier)}"
-        return acct, (f"throttle:login:ip:{ip}" if ip else None)
+    @staticmethod
+    def _ip_key(ip: str) -> str:
+        return f"throttle:login:ip:{ip}"
 
-    def check(self, identifier: str, ip: str | None) -> None:
-        acct_key, ip_key = self._keys(identifier, ip)
-        if self._store.count(acct_key) >= self.account_limit:
-            raise RateLimited(
-                "too many failed sign-ins for this account; try again later or reset your "
-                "password", retry_after=self._store.ttl(acct_key) or self.window,
-                code="rate_limited.account")
-        if ip_key and self._store.count(ip_key) >= self.ip_limit:
+    def check_ip(self, ip: str | None) -> None:
+        if ip and self._store.count(self._ip_key(ip)) >= self.ip_limit:
             raise RateLimited("too many failed sign-ins from this network; try again later",
-                              retry_after=self._store.ttl(ip_key) or self.window,
+                              retry_after=self._store.ttl(self._ip_key(ip)) or self.window,
                               code="rate_limited.ip")
 
-    def failed(self, identifier: str, ip: str | None) -> int:
-        acct_key, ip_key = self._keys(identifier, ip)
-        count = self._store.incr(acct_key, self.window)
-        if ip_key:
-            self._store.incr(ip_key, self.window)
+    def check_subject(self, subject: str) -> None:
+        key = self._subject_key(subject)
+        if self._store.count(key) >= self.account_limit:
+            raise RateLimited("too many failed sign-ins for this account; try again later",
+                              retry_after=self._store.ttl(key) or self.window,
+                              code="rate_limited.account")
+
+    def failed(self, subject: str, ip: str | None) -> int:
+        count = self._store.incr(self._subject_key(subject), self.window)
+        if ip:
+            self._store.incr(self._ip_key(ip), self.window)
         return count
 
-    def succeeded(self, identifier: str) -> None:
-        self._store.delete(self._keys(identifier, None)[0])
+    def succeeded(self, subject: str) -> None:
+        self._store.delete(self._subject_key(subject))
 
-    def remaining(self, identifier: str) -> int:
-        return max(0, self.account_limit - self._store.count(self._keys(identifier, None)[0]))
+    def remaining(self, subject: str) -> int:
+        return max(0, self.account_limit - self._store.count(self._subject_key(subject)))

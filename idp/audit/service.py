@@ -1,8 +1,8 @@
 """Audit trail service: ``record(actor, "tag:verb:outcome", subject=…, extra=…)`` and ``verify``.
 
-Tags are stable public names (``account:login:failure``, ``key:create``, ``client:create``,
-``token:code:reuse`` …). Writers serialise on the single ``audit_head`` row, so the chain never
-forks, on SQLite and PostgreSQL alike.
+Tags are stable public names (``account:login:failure``, ``key:create:success``,
+``client:create:success``, ``token:code:reuse`` …). Writers serialise on the single
+``audit_head`` row, so the chain never forks, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations

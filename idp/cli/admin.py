@@ -97,13 +97,14 @@ def clients() -> None:
 @click.option("--scope", "scopes", multiple=True,
               help="Allowed scope (repeat, or space-separated).")
 @click.option("--skip-consent", is_flag=True, help="First-party portal: no consent page.")
-@click.option("--id-token-alg", default="RS256", type=click.Choice(["RS256", "ES256"]))
+@click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]),
+              help="ID token signing algorithm (default: settings keys.id_token_alg).")
 @click.option("--client-id", help="Choose the client_id (default: generated).")
 @json_option
 @guarded
 def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
                    post_logout: tuple[str, ...], backchannel_logout_uri: str | None,
-                   scopes: tuple[str, ...], skip_consent: bool, id_token_alg: str,
+                   scopes: tuple[str, ...], skip_consent: bool, id_token_alg: str | None,
                    client_id: str | None, as_json: bool) -> None:
     """Register a client; prints client_id and, for confidential clients, client_secret."""
     scope_list = tuple(s for item in scopes for s in item.split())

@@ -9,6 +9,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp.config import Settings, load_settings
 from idp.container import Services, build_services
@@ -44,6 +46,13 @@ def guarded(func: F) -> F:
             return func(*args, **kwargs)
         except IdpError as exc:
             raise CliError(exc.message) from None
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:200]
+            raise CliError(f"database error: {reason}") from None
+        except RedisError as exc:
+            raise CliError(f"ephemeral store (Redis) error: {exc}") from None
+        except OSError as exc:
+            raise CliError(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
 
     return wrapper  # type: ignore[return-value]
 

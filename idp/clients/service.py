@@ -39,7 +39,7 @@ class NewClient:
     backchannel_logout_uri: str | None = None
     scopes: tuple[str, ...] = ()
     skip_consent: bool = False
-    id_token_signed_response_alg: str = "RS256"  # noqa: S105 — an algorithm name
+    id_token_signed_response_alg: str | None = None  # None: settings keys.id_token_alg
     client_id: str | None = None
 
 
@@ -90,7 +90,9 @@ class ClientRecord:
 class ClientService:
     def __init__(self, sessions: sessionmaker[Session], *, audit: AuditTrail,
                  clock: Clock = system_clock, production: bool = False,
-                 cache_ttl: float = 10.0) -> None:
+                 cache_ttl: float = 10.0,
+                 default_id_token_alg: str = "RS256") -> None:  # noqa: S107 — an alg name
+        self._default_id_token_alg = default_id_token_alg
         self._sessions = sessions
         self._audit = audit
         self._clock = clock
@@ -127,7 +129,8 @@ class ClientService:
         unknown = [s for s in scopes if s not in KNOWN_SCOPES]
         if unknown:
             raise ValidationError(f"unknown scope(s): {' '.join(unknown)}", code="client.scope")
-        if new.id_token_signed_response_alg not in ("RS256", "ES256"):
+        id_token_alg = new.id_token_signed_response_alg or self._default_id_token_alg
+        if id_token_alg not in ("RS256", "ES256"):
             raise ValidationError("id_token_signed_response_alg must be RS256 or ES256",
                                   code="client.alg")
         client_id = new.client_id or f"{new.channel}-{secrets.token_hex(8)}"
@@ -140,7 +143,7 @@ class ClientService:
             post_logout_redirect_uris=list(post_logout), backchannel_logout_uri=backchannel,
             grant_types=list(profile.grant_types),
             response_types=["code"] if profile.needs_redirect_uri else [],
-            scopes=list(scopes), id_token_signed_response_alg=new.id_token_signed_response_alg,
+            scopes=list(scopes), id_token_signed_response_alg=id_token_alg,
             skip_consent=new.skip_consent, status="active", extra={},
             created_at=now, updated_at=now,
         )

@@ -19,7 +19,6 @@ from idp.config.settings import DEV_SECRET_KEY, Settings
 from idp.errors import ConfigError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "default.toml"
-_PACKAGED_DEFAULT = Path(__file__).resolve().parent / "default.toml"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 ALGORITHMS = {"RS256", "ES256"}
 
@@ -110,12 +109,17 @@ def validate(settings: Settings) -> None:
         raise ConfigError("registry.backend = 'http' needs registry.http_url")
     if settings.ui.default_locale not in {"zh_CN", "en"}:
         raise ConfigError("ui.default_locale must be 'zh_CN' or 'en'")
+    if not 0 <= settings.proxy_hops <= 5:
+        raise ConfigError("proxy_hops must be between 0 and 5")
     for name in ("authorization_code_ttl", "access_token_ttl", "id_token_ttl",
                  "refresh_token_ttl", "used_code_memory"):
         if getattr(settings.tokens, name) <= 0:
             raise ConfigError(f"tokens.{name} must be positive")
     if not settings.production:
         return
+    if settings.registry.backend == "http" and not settings.registry.http_url.startswith(
+            "https://"):
+        raise ConfigError("production mode needs an https:// registry.http_url")
     if parts.scheme != "https" and parts.hostname not in LOOPBACK_HOSTS:
         raise ConfigError(
             f"production mode needs an https:// issuer, got {settings.issuer!r} "
@@ -133,8 +137,7 @@ def load_settings(
 ) -> Settings:
     """Load, merge and validate the settings. ``env`` defaults to ``os.environ``."""
     environ = os.environ if env is None else env
-    default_file = DEFAULT_FILE if DEFAULT_FILE.exists() else _PACKAGED_DEFAULT
-    data = _read_toml(default_file) if default_file.exists() else {}
+    data = _read_toml(DEFAULT_FILE)
     extra_path = environ.get("IDP_CONFIG")
     if extra_path:
         data = _merge(data, _read_toml(Path(extra_path)))

@@ -81,6 +81,7 @@ class Settings:
     mode: str = "development"
     secret_key: str = DEV_SECRET_KEY
     data_dir: str = "var"
+    proxy_hops: int = 0
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
     keys: KeysSettings = field(default_factory=KeysSettings)

@@ -42,7 +42,7 @@ def read_private(keys_dir: Path, kid: str, alg: str) -> PrivateKey:
     except FileNotFoundError:
         raise KeyMaterialError(
             f"private key file for kid {kid} is missing ({path}); restore it from the key "
-            "backup or revoke the key with `idp keys revoke`"
+            "backup (docs/runbooks/key-rotation.md)"
         ) from None
     key_cls = RSAKey if alg == "RS256" else ECKey
     return key_cls.import_key(pem)

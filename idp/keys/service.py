@@ -62,7 +62,7 @@ class KeyService:
         with self._sessions.begin() as session:
             session.add(row)
         if self._audit:
-            self._audit("key:create", {"kid": kid, "alg": alg, "state": state})
+            self._audit("key:create:success", {"kid": kid, "alg": alg, "state": state})
         self.invalidate()
         return row
 

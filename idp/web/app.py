@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp.config import Settings, load_settings
 from idp.container import Services, build_services
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     app = Flask(__name__, template_folder=str(HERE / "templates"),
                 static_folder=str(HERE / "static"))
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME=settings.session.cookie_name,

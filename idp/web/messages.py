@@ -18,14 +18,14 @@ def error_message(exc: IdpError) -> str:
         if code == "rate_limited.ip":
             return _("Too many failed sign-ins from this network. Try again in %(m)d minutes.",
                      m=minutes)
-        return _("Too many failed sign-ins for this account. Try again in %(m)d minutes, or "
-                 "reset your password.", m=minutes)
+        return _("Too many failed sign-ins for this account. Try again in %(m)d minutes.",
+                 m=minutes)
     messages = {
         "auth.failed": _("The ID number / phone number or the password is not correct."),
         "account.locked": _("This account is locked. Call the service hotline or visit a "
                             "service counter with your ID card."),
         "account.duplicate_id_number": _("An account already exists for this ID number. Sign "
-                                         "in instead, or reset the password."),
+                                         "in instead."),
         "account.duplicate_phone": _("This phone number is already bound to another account."),
         "registry.mismatch": _("The name does not match the population registry for this ID "
                                "number. Check both against your ID card."),

@@ -112,3 +112,18 @@ def test_rehash_on_login_when_parameters_change(services):
     assert new_hash != old_hash and "m=16384,t=2" in new_hash
     assert not stronger.needs_rehash(new_hash)
     assert upgraded.authenticate(citizen.phone, citizen.password).id == citizen.sub
+
+
+def test_every_spelling_of_one_citizen_shares_the_limit(services):
+    citizen = make_citizen(services, number="11010519491231002X")
+    spellings = [citizen.id_number, citizen.id_number.lower(), citizen.phone,
+                 f"+86{citizen.phone}", "１１０１０５１９４９１２３１００２Ｘ"]
+    for username in spellings:
+        with pytest.raises(AuthenticationFailed):
+            services.accounts.authenticate(username, "nope-nope")
+    with pytest.raises(RateLimited):
+        services.accounts.authenticate(f"+86 {citizen.phone}", "nope-nope")
+    with services.sessions() as s:
+        throttled = list(s.scalars(select(AuditEvent.extra).where(
+            AuditEvent.tag == "account:login:throttled")))
+    assert throttled == [{"limit": "rate_limited.account"}]

@@ -156,3 +156,12 @@ def test_serve_refuses_unsafe_production_settings(tmp_path):
     result = subprocess.run([IDP, "serve", "--port", "1"], env=env, capture_output=True,
                             text=True, timeout=60, cwd=tmp_path)
     assert_one_line_error(result, "idp init")
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    env.update({"IDP_DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none",
+                "IDP_DATA_DIR": str(tmp_path / "var"), "IDP_KEYS_DIR": str(tmp_path / "k")})
+    result = subprocess.run([IDP, "init"], env=env, capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert_one_line_error(result, "database error")

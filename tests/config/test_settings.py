@@ -78,3 +78,10 @@ def test_production_refuses_http_issuer_and_default_secret():
     # Loopback http is allowed for local production-mode trials.
     assert load_settings({"IDP_MODE": "production", "IDP_ISSUER": "http://127.0.0.1:5000",
                           "IDP_SECRET_KEY": "k" * 48}).production
+
+
+def test_dataclass_defaults_match_the_defaults_file():
+    """config/default.toml and the settings classes must never disagree."""
+    from idp.config.settings import Settings
+
+    assert load_settings({}) == Settings()

@@ -153,3 +153,24 @@ def test_sign_out_ends_the_sso_session(client, services):
     client.post("/logout", data={"csrf_token": csrf(client.get("/"))})
     assert services.sso.for_account(citizen.sub) == []
     assert client.get("/").status_code == 302
+
+
+def test_client_address_behind_a_trusted_proxy(make_settings, db_url):
+    from idp.container import build_services
+    from idp.web import create_app
+
+    svc = build_services(make_settings(IDP_DATABASE_URL=db_url, IDP_PROXY_HOPS="1"),
+                         create_keys=True)
+    svc.keys.ensure_keys()
+    try:
+        app = create_app(svc.settings, svc)
+        app.config["TESTING"] = True
+        client = app.test_client()
+        token = csrf(client.get("/login"))
+        client.post("/login", data={"csrf_token": token, "username": "13900000001",
+                                    "password": "wrong-wrong"},
+                    headers={"X-Forwarded-For": "203.0.113.7"})
+        event = svc.audit.events(tag="account:login:failure")[0]
+        assert event.ip == "203.0.113.7"
+    finally:
+        svc.close()
