@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 
@@ -77,6 +77,19 @@ class _IssuesTokens:
 class AuthorizationCodeGrant(_IssuesTokens, grants.AuthorizationCodeGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: OAuthClient) -> str:
+        """Required, and exactly a registered one (OIDC Core §3.1.2.1, RFC 9700 §4.1.3). The
+        error does not echo the URI: it is the requester's text, and Authlib refuses quotes or
+        non-ASCII in an error_description (which would end as a server error)."""
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("redirect_uri is required")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("redirect_uri is not registered for this client "
+                                      "(it must match a registered redirect URI exactly)")
+        return str(redirect_uri)
+
     def generate_authorization_code(self) -> str:
         return str(self.server.services.codes.new_value())
 
@@ -139,10 +152,13 @@ class RefreshTokenGrant(_IssuesTokens, grants.RefreshTokenGrant):  # type: ignor
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential:
         client: OAuthClient = self.request.client
         row = self.server.services.tokens.rotate_refresh(refresh_token, client.get_client_id())
-        return RefreshCredential(row) if row is not None else None
+        if row is None:
+            raise InvalidGrantError("the refresh token is invalid, expired or revoked, "
+                                    "or was issued to another client")
+        return RefreshCredential(row)
 
     def authenticate_user(self, refresh_token: RefreshCredential) -> Account | None:
         account_id = refresh_token.row.account_id

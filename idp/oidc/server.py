@@ -59,23 +59,35 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         return None
 
     def query_client(self, client_id: str) -> OAuthClient | None:
+        if not client_id or len(client_id) > 128 or not client_id.isprintable():
+            return None  # never a registered id; and PostgreSQL refuses NUL in a query
         record = self.services.clients.get(client_id)
         if record is None or record.status != "active":
             return None
         return OAuthClient(record)
 
     def get_authorization_grant(self, request: Any) -> Any:
-        try:
+        if any(cls.check_authorization_endpoint(request)
+               for cls, _ in self._authorization_grants):
             return super().get_authorization_grant(request)
-        except UnsupportedResponseTypeError as error:
-            # Authlib has verified the redirect URI before setting it on the error.
-            response_type = request.payload.response_type
-            if not response_type:
-                raise InvalidRequestError("response_type is required; use response_type=code",
-                                          redirect_uri=error.redirect_uri) from None
-            raise UnsupportedResponseTypeError(
-                response_type, "only response_type=code is supported",
-                redirect_uri=error.redirect_uri) from None
+        # Authlib's own error would echo the value, and fails on a quote or non-ASCII in it
+        # (RFC 6749 §5.2 limits error_description to printable ASCII without " and \).
+        redirect_uri = self._verified_redirect_uri(request)
+        if not request.payload.response_type:
+            raise InvalidRequestError("response_type is required; use response_type=code",
+                                      redirect_uri=redirect_uri)
+        raise UnsupportedResponseTypeError(request.payload.response_type,
+                                           "only response_type=code is supported",
+                                           redirect_uri=redirect_uri)
+
+    def _verified_redirect_uri(self, request: Any) -> str | None:
+        """The request's redirect URI if it is registered to its client, else None: an error
+        may be redirected only there (RFC 6749 §4.1.2.1)."""
+        client_id, uri = request.payload.client_id, request.payload.redirect_uri
+        client = self.query_client(client_id) if client_id else None
+        if client is None or not uri or not client.check_redirect_uri(uri):
+            return None
+        return str(uri)
 
     def get_token_grant(self, request: Any) -> Any:
         if not request.payload.grant_type:

@@ -14,11 +14,6 @@ from tests.fixtures.server import IdpServer
 
 
 @pytest.fixture
-def server(idp_server: IdpServer) -> IdpServer:
-    return idp_server
-
-
-@pytest.fixture
 def agent(idp_server: IdpServer) -> UserAgent:
     """A fresh browser: no cookies, so no SSO session yet."""
     return UserAgent(idp_server.url)
@@ -33,6 +28,7 @@ def citizen(idp_server: IdpServer) -> dict[str, Any]:
 
 @pytest.fixture
 def other_citizen(idp_server: IdpServer) -> dict[str, Any]:
+    """Another demo citizen, who signs in with the ID number."""
     person: dict[str, Any] = idp_server.demo["citizens"][1]
     return {"username": person["id_number"], "password": person["password"], **person}
 

@@ -35,9 +35,21 @@ def test_oidcc_prompt_login(rp: RelyingParty, agent: UserAgent,
     assert second.id_claims["auth_time"] > first.id_claims["auth_time"]
     # Signing in again keeps the SSO session (one sid per sign-in session, DESIGN.md §2).
     assert second.id_claims["sid"] == first.id_claims["sid"]
-    # The re-authentication counts once: the same request later is silent again.
+    # A later silent request reports the new sign-in time.
     third = rp.login(agent, None, prompt="none")
     assert third.id_claims["auth_time"] == second.id_claims["auth_time"]
+
+
+def test_prompt_login_cannot_be_replayed(rp: RelyingParty, agent: UserAgent,
+                                         citizen: dict[str, Any]) -> None:
+    """A fresh sign-in satisfies one prompt=login request once: sending the very same request
+    again asks again."""
+    rp.login(agent, citizen)
+    req = rp.auth_request(prompt="login")
+    rp.expect_code(req, rp.authorize(agent, req, citizen))
+    assert agent.sign_ins == 2
+    rp.expect_code(req, rp.authorize(agent, req, citizen))
+    assert agent.sign_ins == 3
 
 
 def test_oidcc_prompt_none_not_logged_in(rp: RelyingParty, agent: UserAgent) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
+from urllib.parse import urlencode
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
@@ -53,7 +55,9 @@ def _server() -> AuthorizationServer:
 
 
 def _static(doc: Any, max_age: int) -> Response:
-    if request.if_none_match.contains(doc.etag.strip('"')):
+    # If-None-Match uses the weak comparison (RFC 9110 §13.1.2): a proxy that compressed the
+    # body may have turned our strong ETag into W/"...".
+    if request.if_none_match.contains_weak(doc.etag.strip('"')):
         resp = Response(status=304)
     else:
         resp = Response(doc.body, content_type="application/json")
@@ -151,8 +155,11 @@ def authorize() -> Any:
 def _resume_url() -> str:
     if request.method == "GET":
         return request.full_path.rstrip("?")
-    query = {k: v for k, v in request.form.items() if k not in ("csrf_token", "decision")}
-    return url_for("oidc.authorize", **query)
+    # Encoded by hand: as url_for() keywords, parameters named endpoint, _external or _anchor
+    # would be taken as its own arguments.
+    query = [(k, v) for k, v in request.form.items(multi=True)
+             if k not in ("csrf_token", "decision")]
+    return url_for("oidc.authorize") + ("?" + urlencode(query) if query else "")
 
 
 def _consent_decision(grant: Any, ctx: pipeline.AuthorizationContext, decision: str) -> Any:
@@ -165,6 +172,7 @@ def _consent_decision(grant: Any, ctx: pipeline.AuthorizationContext, decision: 
     if decision != "allow":
         services().audit.record(principal.account.id, "consent:deny",
                                 subject=principal.account.id, client_id=grant.client.client_id)
+        _forget_reauth()
         return _server().create_authorization_response(grant=grant, grant_user=None)
     scopes = set(grant.client.get_allowed_scope(ctx.params.get("scope", "")).split())
     services().consents.grant(principal.account.id, grant.client.client_id,
@@ -177,7 +185,17 @@ def _consent_decision(grant: Any, ctx: pipeline.AuthorizationContext, decision: 
 def _issue(grant: Any, principal: Any) -> Any:
     svc = services()
     svc.sso.add_client(principal.session, grant.client.client_id, grant.client.record.channel)
+    _forget_reauth()
     return _server().create_authorization_response(grant=grant, grant_user=principal)
+
+
+def _forget_reauth() -> None:
+    """A sign-in demanded by prompt=login, max_age or id_token_hint answers its request once:
+    the same request sent again must ask again."""
+    pending = session.get("reauth") or {}
+    key = _request_key()
+    if key in pending:
+        session["reauth"] = {k: v for k, v in pending.items() if k != key}
 
 
 @bp.post("/token")
@@ -188,7 +206,8 @@ def token() -> Any:
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
     status, body, headers = userinfo_response(
-        services(), request.method, request.headers, request.content_type or "", request.form)
+        services(), request.method, cast(Mapping[str, str], request.headers),
+        request.content_type or "", request.form)
     resp = Response(body, status=status)
     for name, value in headers:
         resp.headers[name] = value
