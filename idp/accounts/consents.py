@@ -14,14 +14,12 @@ class ConsentService:
         self._sessions = sessions
         self._clock = clock
 
-    def granted(self, account_id: str, client_id: str) -> set[str]:
+    def granted(self, account_id: str, client_id: str) -> set[str] | None:
+        """The consented scopes; None when the citizen never consented to this client."""
         with self._sessions() as session:
             row = session.scalar(select(Consent).where(Consent.account_id == account_id,
                                                        Consent.client_id == client_id))
-        return set(row.scopes) if row else set()
-
-    def covers(self, account_id: str, client_id: str, scopes: set[str]) -> bool:
-        return scopes <= self.granted(account_id, client_id)
+        return set(row.scopes) if row else None
 
     def grant(self, account_id: str, client_id: str, scopes: set[str]) -> None:
         """Add scopes to the consent (earlier grants stay)."""

@@ -157,7 +157,7 @@ class ClientService:
 
     def get(self, client_id: str) -> ClientRecord | None:
         """Look up a client; cached for a few seconds (metadata changes are rare)."""
-        if not client_id or len(client_id) > 64:
+        if not client_id or len(client_id) > 64 or not client_id.isprintable():
             return None
         now = self._clock()
         hit = self._cache.get(client_id)

@@ -36,7 +36,7 @@ class AuthorizationContext:
     principal: Principal | None
     now: float
     reauth_done: bool
-    consent_lookup: Callable[[str, str], set[str]]
+    consent_lookup: Callable[[str, str], set[str] | None]
     key_set: Callable[[], KeySet]
     issuer: str
     params: dict[str, str] = field(default_factory=dict)
@@ -78,8 +78,11 @@ def check_pkce(ctx: AuthorizationContext) -> Outcome | None:
     if ctx.client.record.is_public and not challenge:
         raise ctx.error(InvalidRequestError,
                         "public clients must send code_challenge with code_challenge_method=S256")
-    if challenge and ctx.params.get("code_challenge_method", "S256") != "S256":
-        raise ctx.error(InvalidRequestError, "only code_challenge_method=S256 is supported")
+    # RFC 7636 §4.3 defaults a missing method to "plain", which we do not support (RFC 9700
+    # §2.1.1): say so at once rather than fail later at the token endpoint.
+    if challenge and ctx.params.get("code_challenge_method") != "S256":
+        raise ctx.error(InvalidRequestError, "code_challenge_method must be S256 "
+                        "(plain and a missing method are not supported)")
     return None
 
 
@@ -139,7 +142,8 @@ def check_consent(ctx: AuthorizationContext) -> Outcome | None:
         return None
     assert ctx.principal is not None  # noqa: S101 — check_login ran first
     granted = ctx.consent_lookup(ctx.principal.account.id, ctx.client.get_client_id())
-    if "consent" in ctx.prompts or not wanted <= granted:
+    # No consent record at all: ask, even for `openid` alone (it releases an identifier).
+    if "consent" in ctx.prompts or granted is None or not wanted <= granted:
         if "none" in ctx.prompts:
             raise ctx.error(ConsentRequiredError, "the citizen has not consented to this client")
         return Outcome("consent", scopes=scopes)

@@ -170,3 +170,12 @@ def test_consent_form_needs_csrf_token(register: Any, agent: UserAgent,
     forged = agent.http.post(page.url, data={"decision": "allow"}, allow_redirects=False,
                              timeout=10)
     assert forged.status_code == 400 and "Location" not in forged.headers
+
+
+def test_first_visit_asks_consent_even_for_openid_alone(register, citizen):
+    """A portal that needs consent gets no identifier for the citizen before they agree."""
+    rp: RelyingParty = register(skip_consent=False)
+    agent = UserAgent(rp.server.url)
+    req = rp.auth_request(scope="openid")
+    page = agent.visit(req.params, username=citizen["phone"], password=citizen["password"])
+    assert page.status_code == 200 and 'name="decision"' in page.text

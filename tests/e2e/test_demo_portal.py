@@ -42,7 +42,7 @@ def portal(idp_server, tmp_path):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).ok:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.1)
         else:
             raise AssertionError((tmp_path / "portal.log").read_text())
