@@ -6,6 +6,7 @@ The records themselves stay plain domain objects; these wrappers only answer Aut
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 
@@ -13,6 +14,21 @@ from idp.clients import ClientRecord
 from idp.clock import as_aware
 from idp.sessions import SsoSession
 from idp.store.models import Account, Token
+
+
+def loopback_without_port(uri: str) -> str | None:
+    """``http://127.0.0.1:PORT/path`` → ``http://127.0.0.1/path`` (also ``[::1]``); else None."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "::1") or port is None:
+        return None
+    host = "[::1]" if parts.hostname == "::1" else "127.0.0.1"
+    if parts.username or parts.password or parts.fragment:
+        return None
+    return urlunsplit(("http", host, parts.path, parts.query, ""))
 
 
 @dataclass(frozen=True)
@@ -48,7 +64,12 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return " ".join(s for s in scope_to_list(scope) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.record.redirect_uris  # exact string match (RFC 9700 §4.1.3)
+        """Exact string match (RFC 9700 §4.1.3), except that a native app's loopback IP
+        redirect URI may carry any port (RFC 8252 §7.3): the app listens on an ephemeral one."""
+        if redirect_uri in self.record.redirect_uris:
+            return True
+        return self.record.is_public and loopback_without_port(redirect_uri) in \
+            self.record.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
         return self.record.check_secret(client_secret)
