@@ -1,160 +1,31 @@
-"""ID token validation of the demo portal (OIDC Core §3.1.3.7), without the network.
-
-Real keys (RSA 2048, EC P-256) from ``cryptography``, tokens signed with python-jose, and a fake
-JWKS fetcher injected into :class:`JwksCache` in place of the HTTP call to ``jwks_uri``.
-"""
+"""ID token validation of the demo portal (OIDC Core §3.1.3.7), without the network."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jose import jwk, jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jose import jwt
 
-from clients.website.tokens import (
-    IdTokenError,
-    JwksCache,
-    JwksUnavailableError,
-    check_refreshed,
-    validate_id_token,
+from clients.website.tests.idtokens import (
+    CLIENT_ID,
+    ISSUER,
+    NOW,
+    FakeJwks,
+    SigningKey,
+    _b64,
+    _public_pem,
+    claims,
+    forge,
+    rejected,
+    sign,
+    validate,
 )
-
-ISSUER = "https://id.example.gov.cn"
-CLIENT_ID = "portal-client"
-NONCE = "n-0S6_WzA2Mj"
-ACCESS_TOKEN = "at-2YotnFZFEjr1zCsicMWpAA"
-NOW = 1_750_000_000.0
-
-
-def _pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    return private_key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-
-
-def _public_pem(private_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
-    return private_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-
-
-def _public_jwk(private_key: Any, alg: str, kid: str) -> dict[str, Any]:
-    public = jwk.construct(_public_pem(private_key), alg).to_dict()
-    return {**public, "kid": kid, "use": "sig", "alg": alg}
-
-
-class SigningKey:
-    def __init__(self, private_key: Any, alg: str, kid: str) -> None:
-        self.private_key, self.alg, self.kid = private_key, alg, kid
-        self.pem = _pem(private_key)
-        self.public_jwk = _public_jwk(private_key, alg, kid)
-
-
-class FakeJwks:
-    """Stands in for GET jwks_uri: serves the current key set and counts the calls."""
-
-    def __init__(self, *keys: SigningKey) -> None:
-        self.keys = list(keys)
-        self.calls = 0
-
-    def __call__(self) -> dict[str, Any]:
-        self.calls += 1
-        return {"keys": [key.public_jwk for key in self.keys]}
-
-
-@pytest.fixture(scope="module")
-def rsa_key() -> SigningKey:
-    return SigningKey(rsa.generate_private_key(65537, 2048), "RS256", "rsa-2025")
-
-
-@pytest.fixture(scope="module")
-def ec_key() -> SigningKey:
-    return SigningKey(ec.generate_private_key(ec.SECP256R1()), "ES256", "ec-2025")
-
-
-@pytest.fixture
-def fetcher(rsa_key: SigningKey, ec_key: SigningKey) -> FakeJwks:
-    return FakeJwks(rsa_key, ec_key)
-
-
-@pytest.fixture
-def cache(fetcher: FakeJwks) -> JwksCache:
-    return JwksCache(fetcher)
-
-
-def claims(**overrides: Any) -> dict[str, Any]:
-    base = {
-        "iss": ISSUER,
-        "sub": "acc_8f14e45fceea167a",
-        "aud": CLIENT_ID,
-        "exp": int(NOW) + 600,
-        "iat": int(NOW),
-        "auth_time": int(NOW) - 5,
-        "nonce": NONCE,
-        "sid": "sid-1",
-        "acr": "urn:gov:loa:2",
-        "amr": ["pwd"],
-        "name": "张三",
-    }
-    base.update(overrides)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-def sign(
-    key: SigningKey,
-    payload: dict[str, Any] | None = None,
-    *,
-    access_token: str | None = ACCESS_TOKEN,
-    kid: str | None = "",
-) -> str:
-    headers = {"kid": key.kid if kid == "" else kid} if kid is not None else {}
-    return jwt.encode(
-        payload or claims(), key.pem, algorithm=key.alg, headers=headers, access_token=access_token
-    )
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def forge(
-    header: dict[str, Any], payload: dict[str, Any], sign_with: Callable[[bytes], bytes]
-) -> str:
-    signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
-    return f"{signing_input}.{_b64(sign_with(signing_input.encode()))}"
-
-
-def validate(token: str, cache: JwksCache, **kwargs: Any) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "issuer": ISSUER,
-        "client_id": CLIENT_ID,
-        "nonce": NONCE,
-        "access_token": ACCESS_TOKEN,
-        "now": NOW,
-    }
-    params.update(kwargs)
-    return validate_id_token(token, cache, **params)
-
-
-def rejected(token: str, cache: JwksCache, code: str, **kwargs: Any) -> IdTokenError:
-    with pytest.raises(IdTokenError) as info:
-        validate(token, cache, **kwargs)
-    error = info.value
-    assert error.code == code, error
-    assert error.en and error.zh, "every rejection explains itself in English and Chinese"
-    assert token not in f"{error.en} {error.zh}", "the token is never echoed"
-    return error
-
+from clients.website.tokens import IdTokenError, JwksCache, check_refreshed
 
 # --- accepted ----------------------------------------------------------------------------
 
@@ -305,85 +176,6 @@ def test_critical_header_extensions_are_rejected(rsa_key, cache):
         claims(), rsa_key.pem, algorithm="RS256", headers={"kid": rsa_key.kid, "crit": ["exp"]}
     )
     rejected(token, cache, "bad_header")
-
-
-# --- the JWKS cache ----------------------------------------------------------------------
-
-
-def test_jwks_is_fetched_once_and_cached(rsa_key, ec_key, fetcher, cache):
-    for _ in range(3):
-        validate(sign(rsa_key), cache)
-        validate(sign(ec_key), cache)
-    assert fetcher.calls == 1
-
-
-def test_unknown_kid_refetches_once_then_fails(rsa_key, fetcher, cache):
-    validate(sign(rsa_key), cache)
-    assert fetcher.calls == 1
-    error = rejected(sign(rsa_key, kid="retired-or-forged"), cache, "unknown_key")
-    assert "retired-or-forged" in error.en
-    assert fetcher.calls == 2, "exactly one refetch for the unknown kid"
-
-
-def test_first_fetch_counts_as_the_refetch(rsa_key, fetcher, cache):
-    rejected(sign(rsa_key, kid="never-published"), cache, "unknown_key")
-    assert fetcher.calls == 1
-
-
-def test_key_rotated_at_the_idp_is_picked_up_by_the_refetch(rsa_key, fetcher, cache):
-    validate(sign(rsa_key), cache)
-    rotated = SigningKey(rsa.generate_private_key(65537, 2048), "RS256", "rsa-2026")
-    fetcher.keys.append(rotated)
-    assert validate(sign(rotated), cache)["sub"]
-    assert fetcher.calls == 2
-
-
-def test_cached_jwks_expires_after_max_age(rsa_key, fetcher):
-    clock = [0.0]
-    cache = JwksCache(fetcher, max_age=600, clock=lambda: clock[0])
-    validate(sign(rsa_key), cache)
-    clock[0] = 599.0
-    validate(sign(rsa_key), cache)
-    assert fetcher.calls == 1
-    clock[0] = 600.0
-    validate(sign(rsa_key), cache)
-    assert fetcher.calls == 2
-
-
-def test_revoked_key_is_dropped_on_the_next_fetch(rsa_key, ec_key, fetcher):
-    clock = [0.0]
-    cache = JwksCache(fetcher, max_age=600, clock=lambda: clock[0])
-    validate(sign(rsa_key), cache)
-    fetcher.keys = [ec_key]
-    clock[0] = 601.0
-    rejected(sign(rsa_key), cache, "unknown_key")
-
-
-def test_kid_less_token_is_refused_when_several_keys_fit(rsa_key):
-    other = SigningKey(rsa.generate_private_key(65537, 2048), "RS256", "rsa-other")
-    cache = JwksCache(FakeJwks(rsa_key, other))
-    rejected(sign(rsa_key, kid=None), cache, "ambiguous_key")
-
-
-def test_encryption_keys_are_not_used_to_verify(rsa_key):
-    enc = dict(rsa_key.public_jwk, use="enc")
-    cache = JwksCache(lambda: {"keys": [enc]})
-    rejected(sign(rsa_key), cache, "unknown_key")
-
-
-@pytest.mark.parametrize("document", [{}, {"keys": "nope"}, {"keys": [1, 2]}, []])
-def test_malformed_jwks_is_reported(rsa_key, document):
-    cache = JwksCache(lambda: document)
-    error = rejected(sign(rsa_key), cache, "jwks_unavailable")
-    assert isinstance(error, JwksUnavailableError)
-    assert error.status == 502
-
-
-def test_fetch_failure_from_the_fetcher_propagates_as_jwks_unavailable(rsa_key):
-    def down() -> dict[str, Any]:
-        raise JwksUnavailableError("ConnectionError")
-
-    rejected(sign(rsa_key), JwksCache(down), "jwks_unavailable")
 
 
 # --- tokens from a refresh (OIDC Core §12.2) ---------------------------------------------
