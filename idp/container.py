@@ -18,7 +18,7 @@ from idp.accounts.registry import HttpRegistry, PopulationRegistry, TableRegistr
 from idp.accounts.services import AccountService
 from idp.accounts.throttle import LoginThrottle
 from idp.audit import AuditTrail
-from idp.clients import ClientService
+from idp.clients import ChannelPolicies, ClientService
 from idp.clock import Clock, system_clock
 from idp.config import Settings
 from idp.identity import IdNumberProtector, load_identity_keys
@@ -42,6 +42,7 @@ class Services:
     table_registry: TableRegistry
     accounts: AccountService
     clients: ClientService
+    policies: ChannelPolicies
     consents: ConsentService
     sso: SessionService
     codes: CodeStore
@@ -77,18 +78,20 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                              ip_limit=rl.ip_failures, window=rl.window)
     accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
                               throttle=throttle, audit=audit, clock=clock)
-    clients = ClientService(sessions, audit=audit, clock=clock, production=settings.production,
+    policies = ChannelPolicies(settings.channels, settings.token_exchange)
+    clients = ClientService(sessions, audit=audit, policies=policies, clock=clock,
+                            production=settings.production,
                             default_id_token_alg=settings.keys.id_token_alg)
     tok = settings.tokens
     return Services(
         settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,
         keys=keys, protector=protector, registry=registry, table_registry=table_registry,
-        accounts=accounts, clients=clients, consents=ConsentService(sessions, clock=clock),
+        accounts=accounts, clients=clients, policies=policies,
+        consents=ConsentService(sessions, clock=clock),
         sso=SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl, clock=clock),
         codes=CodeStore(ephemeral, ttl=tok.authorization_code_ttl,
                         used_memory=tok.used_code_memory),
         tokens=TokenService(sessions, keys, audit, issuer=settings.issuer,
-                            access_alg=settings.keys.access_token_alg,
-                            access_ttl=tok.access_token_ttl, refresh_ttl=tok.refresh_token_ttl,
+                            access_alg=settings.keys.access_token_alg, policies=policies,
                             clock=clock),
     )

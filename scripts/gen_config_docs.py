@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "config" / "default.toml"
 OUTPUT = ROOT / "docs" / "configuration.md"
 
-_SECTION = re.compile(r"^\[([A-Za-z0-9_]+)\]$")
+_SECTION = re.compile(r"^\[([A-Za-z0-9_.]+)\]$")
 _KEY = re.compile(r"^([A-Za-z0-9_]+)\s*=")
 
 PREAMBLE = """\
@@ -169,7 +169,9 @@ def parse(text: str) -> list[Section]:
         if not key:
             raise ValueError(f"config line {lineno} is neither a comment, a [section] nor a "
                              f"single-line key: {raw!r}")
-        table = values if current.name is None else values[current.name]
+        table = values
+        for part in (current.name.split(".") if current.name else []):
+            table = table[part]
         name = key.group(1)
         if isinstance(table.get(name), dict):
             raise ValueError(f"config line {lineno}: nested tables are not supported")
@@ -181,6 +183,16 @@ def parse(text: str) -> list[Section]:
     return sections
 
 
+def _flatten(table: dict[str, Any], prefix: str = "") -> list[str]:
+    out = []
+    for name, value in table.items():
+        if isinstance(value, dict):
+            out += _flatten(value, f"{prefix}{name}.")
+        else:
+            out.append(f"{prefix}{name}")
+    return out
+
+
 def _leading(section: Section, pending: list[str]) -> bool:
     """True when ``pending`` is the first comment block under a section's header."""
     return bool(pending) and section.name is not None and not section.keys \
@@ -189,11 +201,7 @@ def _leading(section: Section, pending: list[str]) -> bool:
 
 def _check_agrees(sections: list[Section], values: dict[str, Any]) -> None:
     from_lines = {k.dotted for s in sections for k in s.keys}
-    from_toml = {
-        f"{name}.{key}" if isinstance(value, dict) else name
-        for name, value in values.items()
-        for key in (value if isinstance(value, dict) else [name])
-    }
+    from_toml = set(_flatten(values))
     if from_lines != from_toml:
         raise ValueError(f"could not match every key to its line: {sorted(from_lines ^ from_toml)}")
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit import AuditTrail
-from idp.clients.channels import CHANNELS
+from idp.clients.channels import CHANNEL_NAMES, ChannelPolicies
 from idp.clients.redirects import check_redirect_uri
 from idp.clock import Clock, system_clock, to_datetime
 from idp.errors import Conflict, NotFound, ValidationError
@@ -89,10 +89,12 @@ class ClientRecord:
 
 class ClientService:
     def __init__(self, sessions: sessionmaker[Session], *, audit: AuditTrail,
+                 policies: ChannelPolicies,
                  clock: Clock = system_clock, production: bool = False,
                  cache_ttl: float = 10.0,
                  default_id_token_alg: str = "RS256") -> None:  # noqa: S107 — an alg name
         self._default_id_token_alg = default_id_token_alg
+        self._policies = policies
         self._sessions = sessions
         self._audit = audit
         self._clock = clock
@@ -104,10 +106,10 @@ class ClientService:
     def create(self, new: NewClient, *, actor: str = "cli") -> tuple[ClientRecord, str | None]:
         """Register a client. Returns the record and, for confidential clients, the secret
         (shown once; only its digest is stored)."""
-        profile = CHANNELS.get(new.channel)
+        profile = self._policies.profile(new.channel)
         if profile is None:
             raise ValidationError(f"unknown channel {new.channel!r}; use one of "
-                                  f"{', '.join(CHANNELS)}", code="client.channel")
+                                  f"{', '.join(CHANNEL_NAMES)}", code="client.channel")
         name = new.name.strip()
         if not name or len(name) > 200:
             raise ValidationError("client name must be 1–200 characters", code="client.name")

@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from idp.config.settings import DEV_SECRET_KEY, Settings
+from idp.config.settings import (
+    ACR_LEVELS,
+    CLIENT_CREDENTIALS,
+    DEV_SECRET_KEY,
+    GRANT_TYPES,
+    Settings,
+)
 from idp.errors import ConfigError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "default.toml"
@@ -46,6 +52,12 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
 def _coerce(name: str, raw: Any, target: type[Any] | str) -> Any:
     kind = target if isinstance(target, str) else target.__name__
     try:
+        if kind.startswith("tuple[str"):
+            if isinstance(raw, str):
+                raw = raw.replace(",", " ").split()
+            if not isinstance(raw, list | tuple) or not all(isinstance(v, str) for v in raw):
+                raise ValueError(raw)
+            return tuple(raw)
         if kind == "bool":
             if isinstance(raw, bool):
                 return raw
@@ -61,34 +73,35 @@ def _coerce(name: str, raw: Any, target: type[Any] | str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if not isinstance(raw, str | int | float):
+            raise ValueError(raw)
         return str(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"setting {name} must be of type {kind}, got {raw!r}") from None
 
 
-def _build(cls: type[Any], data: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+def _build(default: Any, data: Mapping[str, Any], prefix: str, env: Mapping[str, str]) -> Any:
+    """A copy of the dataclass instance ``default`` with values from ``data`` and ``env``."""
     kwargs: dict[str, Any] = {}
-    known = {f.name for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(default)}
     for key in data:
-        if key not in known:
+        if key not in fields:
             raise ConfigError(f"unknown setting {prefix}{key}")
-    for f in dataclasses.fields(cls):
+    for f in fields.values():
         dotted = f"{prefix}{f.name}"
         env_name = "IDP_" + dotted.replace(".", "_").upper()
-        if dataclasses.is_dataclass(f.type) or (
-            isinstance(f.type, str) and f.type.endswith("Settings")
-        ):
-            sub_cls = f.default_factory
+        current = getattr(default, f.name)
+        if dataclasses.is_dataclass(current):
             section = data.get(f.name, {})
             if not isinstance(section, Mapping):
                 raise ConfigError(f"setting {dotted} must be a table")
-            kwargs[f.name] = _build(sub_cls, section, f"{dotted}.", env)  # type: ignore[arg-type]
+            kwargs[f.name] = _build(current, section, f"{dotted}.", env)
             continue
         if env_name in env:
             kwargs[f.name] = _coerce(dotted, env[env_name], f.type)
         elif f.name in data:
             kwargs[f.name] = _coerce(dotted, data[f.name], f.type)
-    return cls(**kwargs)
+    return dataclasses.replace(default, **kwargs)
 
 
 def validate(settings: Settings) -> None:
@@ -111,10 +124,10 @@ def validate(settings: Settings) -> None:
         raise ConfigError("ui.default_locale must be 'zh_CN' or 'en'")
     if not 0 <= settings.proxy_hops <= 5:
         raise ConfigError("proxy_hops must be between 0 and 5")
-    for name in ("authorization_code_ttl", "access_token_ttl", "id_token_ttl",
-                 "refresh_token_ttl", "used_code_memory"):
+    for name in ("authorization_code_ttl", "used_code_memory"):
         if getattr(settings.tokens, name) <= 0:
             raise ConfigError(f"tokens.{name} must be positive")
+    _validate_channels(settings)
     if not settings.production:
         return
     if settings.registry.backend == "http" and not settings.registry.http_url.startswith(
@@ -132,6 +145,35 @@ def validate(settings: Settings) -> None:
         )
 
 
+def _validate_channels(settings: Settings) -> None:
+    for name in settings.channels.names():
+        policy = settings.channels.get(name)
+        assert policy is not None  # noqa: S101 — names() lists the fields
+        where = f"channels.{name}"
+        if policy.client_type not in {"confidential", "public"}:
+            raise ConfigError(f"{where}.client_type must be 'confidential' or 'public'")
+        unknown = [g for g in policy.grant_types if g not in GRANT_TYPES]
+        if unknown:
+            raise ConfigError(f"{where}.grant_types: unknown grant type(s) {', '.join(unknown)}")
+        if policy.pkce not in {"required", "optional"}:
+            raise ConfigError(f"{where}.pkce must be 'required' or 'optional'")
+        if policy.client_type == "public" and policy.pkce != "required":
+            raise ConfigError(f"{where}: public clients must use PKCE (pkce = 'required')")
+        if policy.client_type == "public" and CLIENT_CREDENTIALS in policy.grant_types:
+            raise ConfigError(f"{where}: public clients cannot use client_credentials")
+        if policy.min_acr not in ACR_LEVELS:
+            raise ConfigError(f"{where}.min_acr must be one of {', '.join(ACR_LEVELS)}")
+        for ttl in ("access_token_ttl", "id_token_ttl"):
+            if getattr(policy, ttl) <= 0:
+                raise ConfigError(f"{where}.{ttl} must be positive")
+        if policy.refresh_token_ttl < 0:
+            raise ConfigError(f"{where}.refresh_token_ttl must be 0 (none) or positive")
+    for rule in settings.token_exchange.allow:
+        parts = [p.strip() for p in rule.split("->")]
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"token_exchange.allow: {rule!r} is not 'SOURCE -> TARGET'")
+
+
 def load_settings(
     env: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> Settings:
@@ -143,6 +185,6 @@ def load_settings(
         data = _merge(data, _read_toml(Path(extra_path)))
     if overrides:
         data = _merge(data, overrides)
-    settings = _build(Settings, data, "", environ)
+    settings = _build(Settings(), data, "", environ)
     validate(settings)
     return settings  # type: ignore[no-any-return]

@@ -35,9 +35,6 @@ class KeysSettings:
 @dataclass(frozen=True)
 class TokensSettings:
     authorization_code_ttl: int = 60
-    access_token_ttl: int = 600
-    id_token_ttl: int = 600
-    refresh_token_ttl: int = 2592000
     used_code_memory: int = 86400
 
 
@@ -75,6 +72,56 @@ class UiSettings:
     default_locale: str = "zh_CN"
 
 
+AUTH_CODE = "authorization_code"
+REFRESH = "refresh_token"
+CLIENT_CREDENTIALS = "client_credentials"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"  # noqa: S105
+GRANT_TYPES = (AUTH_CODE, REFRESH, CLIENT_CREDENTIALS, DEVICE_CODE, TOKEN_EXCHANGE)
+ACR_LEVELS = ("L1", "L2", "L3", "L4")
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    """What one channel's clients may do (DESIGN.md §2); see ``[channels.*]`` in the defaults."""
+
+    client_type: str = "confidential"  # confidential | public
+    grant_types: tuple[str, ...] = (AUTH_CODE, REFRESH)
+    pkce: str = "required"  # required | optional
+    access_token_ttl: int = 600
+    refresh_token_ttl: int = 2592000
+    id_token_ttl: int = 600
+    refresh_rotation: bool = True
+    min_acr: str = "L1"
+
+
+@dataclass(frozen=True)
+class ChannelsSettings:
+    website: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
+        pkce="optional", refresh_token_ttl=86400))
+    app: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(client_type="public"))
+    miniprogram: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
+        grant_types=(TOKEN_EXCHANGE, AUTH_CODE, REFRESH), refresh_token_ttl=604800))
+    counter: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
+        grant_types=(DEVICE_CODE,), access_token_ttl=300, refresh_token_ttl=0,
+        id_token_ttl=300))
+    service: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
+        grant_types=(CLIENT_CREDENTIALS,), pkce="optional", refresh_token_ttl=0))
+
+    def get(self, channel: str) -> ChannelPolicy | None:
+        policy = getattr(self, channel, None)
+        return policy if isinstance(policy, ChannelPolicy) else None
+
+    def names(self) -> tuple[str, ...]:
+        return ("website", "app", "miniprogram", "counter", "service")
+
+
+@dataclass(frozen=True)
+class TokenExchangeSettings:
+    allow: tuple[str, ...] = ("channel:app -> channel:miniprogram",)
+    actor_clients: tuple[str, ...] = ("channel:counter",)
+
+
 @dataclass(frozen=True)
 class Settings:
     issuer: str = "http://localhost:5000"
@@ -91,6 +138,8 @@ class Settings:
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    channels: ChannelsSettings = field(default_factory=ChannelsSettings)
+    token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 
     @property
     def production(self) -> bool:

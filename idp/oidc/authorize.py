@@ -24,6 +24,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp.oidc.errors import UnmetAuthenticationRequirementsError
 from idp.oidc.models import OAuthClient, Principal
 
 NON_CONSENT_SCOPES = {"openid"}
@@ -75,9 +76,11 @@ def check_request_object(ctx: AuthorizationContext) -> Outcome | None:
 def check_pkce(ctx: AuthorizationContext) -> Outcome | None:
     """Public clients must use PKCE with S256 (RFC 9700 §2.1.1, RFC 8252 §8.1)."""
     challenge = ctx.params.get("code_challenge")
-    if ctx.client.record.is_public and not challenge:
+    if not challenge and ctx.client.policies.pkce_required(ctx.client.record.channel):
+        kind = "public clients" if ctx.client.record.is_public else \
+            f"{ctx.client.record.channel} clients"
         raise ctx.error(InvalidRequestError,
-                        "public clients must send code_challenge with code_challenge_method=S256")
+                        f"{kind} must send code_challenge with code_challenge_method=S256")
     # RFC 7636 §4.3 defaults a missing method to "plain", which we do not support (RFC 9700
     # §2.1.1): say so at once rather than fail later at the token endpoint.
     if challenge and ctx.params.get("code_challenge_method") != "S256":
@@ -150,12 +153,26 @@ def check_consent(ctx: AuthorizationContext) -> Outcome | None:
     return None
 
 
+def check_acr(ctx: AuthorizationContext) -> Outcome | None:
+    """The sign-in must reach the channel's minimum assurance level (``min_acr``). Step-up
+    factors come with the assurance work; until then a level above the achieved one is unmet."""
+    assert ctx.principal is not None  # noqa: S101 — check_login ran first
+    channel = ctx.client.record.channel
+    if ctx.client.policies.acr_satisfied(channel, ctx.principal.session.acr):
+        return None
+    minimum = ctx.client.policies.policy(channel).min_acr
+    raise ctx.error(UnmetAuthenticationRequirementsError,
+                    f"this {channel} client requires assurance level {minimum}; the sign-in "
+                    f"reached {ctx.principal.session.acr or 'none'}")
+
+
 STEPS: tuple[Step, ...] = (
     check_request_object,
     check_pkce,
     check_max_age,
     check_id_token_hint,
     check_login,
+    check_acr,
     check_consent,
 )
 

@@ -206,7 +206,8 @@ class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
         now = int(time.time())
         return {"iss": settings.issuer, "aud": [client.get_client_id()],
                 "azp": client.get_client_id(), "iat": now,
-                "exp": now + settings.tokens.id_token_ttl}
+                "exp": now + self._server.services.policies.policy(
+                    client.record.channel).id_token_ttl}
 
     def get_authorization_code_claims(self, authorization_code: AuthorizationCode
                                       ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, scope_to_list
 
-from idp.clients import ClientRecord
+from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import as_aware
 from idp.sessions import SsoSession
 from idp.store.models import Account, Token
@@ -44,8 +44,9 @@ class Principal:
 
 
 class OAuthClient(ClientMixin):  # type: ignore[misc]
-    def __init__(self, record: ClientRecord) -> None:
+    def __init__(self, record: ClientRecord, policies: ChannelPolicies) -> None:
         self.record = record
+        self.policies = policies
         self.client_id = record.client_id
         self.id_token_signed_response_alg = record.id_token_signed_response_alg
         self.client_metadata: dict[str, object] = {}
@@ -81,10 +82,11 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return method in ("client_secret_basic", "client_secret_post")
 
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code" and "authorization_code" in self.record.grant_types
+        return response_type == "code" and self.check_grant_type("authorization_code")
 
     def check_grant_type(self, grant_type: str) -> bool:
-        return grant_type in self.record.grant_types
+        """The channel's policy decides, now (a policy change applies to existing clients)."""
+        return self.policies.allows_grant(self.record.channel, grant_type)
 
 
 class RefreshCredential(TokenMixin):  # type: ignore[misc]

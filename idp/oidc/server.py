@@ -64,7 +64,7 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
         record = self.services.clients.get(client_id)
         if record is None or record.status != "active":
             return None
-        return OAuthClient(record)
+        return OAuthClient(record, self.services.policies)
 
     def get_authorization_grant(self, request: Any) -> Any:
         if any(cls.check_authorization_endpoint(request)

@@ -22,7 +22,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit import AuditTrail
-from idp.clients import ClientRecord
+from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import Clock, as_aware, system_clock, to_datetime
 from idp.errors import KeyMaterialError
 from idp.keys import KeyService
@@ -69,8 +69,7 @@ class TokenService:
         *,
         issuer: str,
         access_alg: str,
-        access_ttl: int,
-        refresh_ttl: int,
+        policies: ChannelPolicies,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
@@ -78,14 +77,15 @@ class TokenService:
         self._audit = audit
         self._issuer = issuer
         self._alg = access_alg
-        self.access_ttl = access_ttl
-        self.refresh_ttl = refresh_ttl
+        self._policies = policies
         self._clock = clock
         self._verify_keys: tuple[float, KeySet] | None = None
 
     # -- issuing ------------------------------------------------------------------------
     def issue(self, ctx: IssueContext) -> dict[str, Any]:
         now = int(self._clock())
+        policy = self._policies.policy(ctx.client.channel)
+        access_ttl, refresh_ttl = policy.access_token_ttl, policy.refresh_token_ttl
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -93,7 +93,7 @@ class TokenService:
             "aud": ctx.client.client_id,
             "client_id": ctx.client.client_id,
             "iat": now,
-            "exp": now + self.access_ttl,
+            "exp": now + access_ttl,
             "jti": jti,
             "scope": ctx.scope,
             "channel": ctx.client.channel,
@@ -112,10 +112,12 @@ class TokenService:
         token: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "Bearer",
-            "expires_in": self.access_ttl,
+            "expires_in": access_ttl,
             "scope": ctx.scope,
         }
-        refresh = secrets.token_urlsafe(32) if ctx.include_refresh else None
+        include_refresh = ctx.include_refresh and self._policies.issues_refresh_tokens(
+            ctx.client.channel)
+        refresh = secrets.token_urlsafe(32) if include_refresh else None
         if refresh:
             token["refresh_token"] = refresh
         row = Token(
@@ -131,8 +133,8 @@ class TokenService:
             acr=ctx.acr,
             amr=list(ctx.amr),
             issued_at=to_datetime(now),
-            access_expires_at=to_datetime(now + self.access_ttl),
-            refresh_expires_at=to_datetime(now + self.refresh_ttl) if refresh else None,
+            access_expires_at=to_datetime(now + access_ttl),
+            refresh_expires_at=to_datetime(now + refresh_ttl) if refresh else None,
         )
         with self._sessions.begin() as session:
             session.add(row)

@@ -128,10 +128,10 @@ def test_unknown_command_and_bad_settings(run):
 
 def test_bad_configuration_is_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
-    env["IDP_TOKENS_ACCESS_TOKEN_TTL"] = "soon"
+    env["IDP_TOKENS_AUTHORIZATION_CODE_TTL"] = "soon"
     result = subprocess.run([IDP, "init"], env=env, capture_output=True, text=True,
                             timeout=60, cwd=tmp_path)
-    assert_one_line_error(result, "tokens.access_token_ttl")
+    assert_one_line_error(result, "tokens.authorization_code_ttl")
 
 
 def test_audit_verify_reports_tampering(run):

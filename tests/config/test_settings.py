@@ -19,20 +19,21 @@ def test_contract_environment_names():
     s = load_settings({"IDP_ISSUER": "https://id.example.gov.cn",
                        "IDP_DATABASE_URL": "postgresql+psycopg://u@db/idp",
                        "IDP_REDIS_URL": "redis://cache:6379/0", "IDP_KEYS_DIR": "/srv/keys",
-                       "IDP_TOKENS_ACCESS_TOKEN_TTL": "300"})
+                       "IDP_CHANNELS_APP_ACCESS_TOKEN_TTL": "300"})
     assert s.issuer == "https://id.example.gov.cn"
     assert s.database_url == "postgresql+psycopg://u@db/idp"
     assert s.redis.url == "redis://cache:6379/0" and str(s.keys_dir) == "/srv/keys"
-    assert s.tokens.access_token_ttl == 300
+    assert s.channels.app.access_token_ttl == 300
 
 
 def test_config_file_then_environment(tmp_path):
     path = tmp_path / "site.toml"
-    path.write_text('issuer = "https://a.example"\n[tokens]\naccess_token_ttl = 120\n')
+    path.write_text('issuer = "https://a.example"\n[channels.app]\naccess_token_ttl = 120\n')
     s = load_settings({"IDP_CONFIG": str(path)})
-    assert s.issuer == "https://a.example" and s.tokens.access_token_ttl == 120
-    s = load_settings({"IDP_CONFIG": str(path), "IDP_TOKENS_ACCESS_TOKEN_TTL": "60"})
-    assert s.tokens.access_token_ttl == 60
+    assert s.issuer == "https://a.example" and s.channels.app.access_token_ttl == 120
+    assert s.channels.app.client_type == "public"  # the rest of the table is kept
+    s = load_settings({"IDP_CONFIG": str(path), "IDP_CHANNELS_APP_ACCESS_TOKEN_TTL": "60"})
+    assert s.channels.app.access_token_ttl == 60
 
 
 def test_settings_are_frozen():
@@ -42,8 +43,12 @@ def test_settings_are_frozen():
 
 
 @pytest.mark.parametrize(("env", "fragment"), [
-    ({"IDP_TOKENS_ACCESS_TOKEN_TTL": "ten"}, "must be of type int"),
-    ({"IDP_TOKENS_ACCESS_TOKEN_TTL": "0"}, "must be positive"),
+    ({"IDP_TOKENS_AUTHORIZATION_CODE_TTL": "ten"}, "must be of type int"),
+    ({"IDP_TOKENS_AUTHORIZATION_CODE_TTL": "0"}, "must be positive"),
+    ({"IDP_CHANNELS_APP_PKCE": "optional"}, "public clients must use PKCE"),
+    ({"IDP_CHANNELS_WEBSITE_GRANT_TYPES": "password"}, "unknown grant type"),
+    ({"IDP_CHANNELS_COUNTER_MIN_ACR": "L9"}, "min_acr"),
+    ({"IDP_TOKEN_EXCHANGE_ALLOW": "app"}, "SOURCE -> TARGET"),
     ({"IDP_ISSUER": "localhost:5000"}, "absolute http(s) URL"),
     ({"IDP_ISSUER": "https://a.example/"}, "trailing slash"),
     ({"IDP_MODE": "prod"}, "mode must be"),

@@ -20,14 +20,17 @@ def _generate(*args: str) -> subprocess.CompletedProcess[str]:
 
 def _env_names() -> dict[str, str]:
     """dotted key -> environment variable, straight from the TOML file."""
-    data = tomllib.loads(DEFAULTS.read_text(encoding="utf-8"))
-    names = {}
-    for name, value in data.items():
-        if isinstance(value, dict):
-            for key in value:
-                names[f"{name}.{key}"] = f"IDP_{name}_{key}".upper()
-        else:
-            names[name] = f"IDP_{name}".upper()
+    names: dict[str, str] = {}
+
+    def walk(table: dict, prefix: str) -> None:
+        for name, value in table.items():
+            if isinstance(value, dict):
+                walk(value, f"{prefix}{name}.")
+            else:
+                dotted = f"{prefix}{name}"
+                names[dotted] = "IDP_" + dotted.replace(".", "_").upper()
+
+    walk(tomllib.loads(DEFAULTS.read_text(encoding="utf-8")), "")
     return names
 
 
@@ -58,9 +61,9 @@ def test_every_key_is_documented_with_its_environment_variable():
 def test_environment_names_match_what_the_loader_reads():
     from idp.config import load_settings
 
-    settings = load_settings({"IDP_TOKENS_ACCESS_TOKEN_TTL": "123", "IDP_REDIS_PREFIX": "x:",
-                              "IDP_DATA_DIR": "var-docs-test"})
-    assert settings.tokens.access_token_ttl == 123
+    settings = load_settings({"IDP_CHANNELS_APP_ACCESS_TOKEN_TTL": "123",
+                              "IDP_REDIS_PREFIX": "x:", "IDP_DATA_DIR": "var-docs-test"})
+    assert settings.channels.app.access_token_ttl == 123
     assert settings.redis.prefix == "x:"
     assert settings.data_dir == "var-docs-test"
     assert "IDP_CONFIG" in PAGE.read_text(encoding="utf-8")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from idp.clients import ClientRecord
+from idp.clients import ChannelPolicies, ClientRecord
+from idp.config import load_settings
 from idp.oidc.models import OAuthClient
 
 
@@ -14,7 +15,8 @@ def _client(client_type: str, uris: tuple[str, ...]) -> OAuthClient:
         client_type=client_type, token_endpoint_auth_method="none",
         redirect_uris=uris, post_logout_redirect_uris=(), backchannel_logout_uri=None,
         grant_types=("authorization_code",), scopes=("openid",),
-        id_token_signed_response_alg="RS256", skip_consent=False, status="active"))
+        id_token_signed_response_alg="RS256", skip_consent=False, status="active"),
+        ChannelPolicies(load_settings({}).channels, load_settings({}).token_exchange))
 
 
 @pytest.mark.parametrize(("uri", "ok"), [

@@ -27,7 +27,7 @@ def test_access_token_is_an_rfc9068_jwt_verifiable_from_jwks(services):
     assert claims["iss"] == services.settings.issuer and claims["sub"] == citizen.sub
     assert claims["client_id"] == claims["aud"] == client.client_id
     assert claims["sid"] == "sid-1" and claims["scope"] == "openid profile offline_access"
-    assert claims["exp"] - claims["iat"] == services.settings.tokens.access_token_ttl
+    assert claims["exp"] - claims["iat"] == services.settings.channels.website.access_token_ttl
     info = services.tokens.validate_access_token(token["access_token"])
     assert info.account_id == citizen.sub and info.sid == "sid-1"
 
