@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.accounts.consents import ConsentService
+from idp.accounts.delegations import DelegationService
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.registry import HttpRegistry, PopulationRegistry, TableRegistry
 from idp.accounts.services import AccountService
@@ -23,7 +24,10 @@ from idp.clock import Clock, system_clock
 from idp.config import Settings
 from idp.identity import IdNumberProtector, load_identity_keys
 from idp.keys import KeyService
+from idp.oidc.device_flow import DeviceFlow
+from idp.oidc.user_code_throttle import UserCodeThrottle
 from idp.sessions import SessionService
+from idp.sessions.qr import QrLoginService
 from idp.store.db import create_db_engine, create_session_factory
 from idp.store.ephemeral import EphemeralStore, create_ephemeral_store
 from idp.tokens import CodeStore, TokenService
@@ -47,6 +51,9 @@ class Services:
     sso: SessionService
     codes: CodeStore
     tokens: TokenService
+    device: DeviceFlow
+    qr: QrLoginService
+    delegations: DelegationService
 
     def close(self) -> None:
         self.ephemeral.close()
@@ -83,15 +90,24 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                             production=settings.production,
                             default_id_token_alg=settings.keys.id_token_alg)
     tok = settings.tokens
+    sso = SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl, clock=clock)
+    dev = settings.device
+    device = DeviceFlow(ephemeral, sso=sso, audit=audit, ttl=dev.device_code_ttl,
+                        interval=dev.interval, clock=clock,
+                        throttle=UserCodeThrottle(ephemeral, limit=dev.user_code_failures,
+                                                  window=dev.user_code_window))
     return Services(
         settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,
         keys=keys, protector=protector, registry=registry, table_registry=table_registry,
         accounts=accounts, clients=clients, policies=policies,
         consents=ConsentService(sessions, clock=clock),
-        sso=SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl, clock=clock),
+        sso=sso,
         codes=CodeStore(ephemeral, ttl=tok.authorization_code_ttl,
                         used_memory=tok.used_code_memory),
         tokens=TokenService(sessions, keys, audit, issuer=settings.issuer,
                             access_alg=settings.keys.access_token_alg, policies=policies,
                             clock=clock),
+        device=device,
+        qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),
+        delegations=DelegationService(sessions, accounts=accounts, audit=audit, clock=clock),
     )

@@ -12,17 +12,27 @@ PORTAL_PORT="${PORTAL_PORT:-5001}"
 $BIN/idp init
 $BIN/idp seed-demo >/dev/null
 creds="$IDP_DATA_DIR/demo-clients.json"
-$BIN/python - "$creds" "$IDP_DATA_DIR/portal.json" "$PORTAL_PORT" <<'PY'
+MINI_PORT="${MINI_PORT:-5002}"
+# One small config file per reference client, from the seeded demo credentials (mode 0600).
+$BIN/python - "$creds" "$IDP_DATA_DIR" "$PORTAL_PORT" "$MINI_PORT" <<'PY'
 import json, os, sys
-src, dst, port = sys.argv[1], sys.argv[2], sys.argv[3]
+src, out, portal_port, mini_port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 demo = json.load(open(src))
-web = demo["clients"]["website"]
-cfg = {"issuer": demo["issuer"], "client_id": web["client_id"],
-       "client_secret": web["client_secret"], "base_url": f"http://localhost:{port}",
-       "port": int(port)}
-fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-with os.fdopen(fd, "w") as fh:
-    json.dump(cfg, fh)
+clients = demo["clients"]
+
+def write(name, cfg):
+    fd = os.open(os.path.join(out, name), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(cfg, fh)
+
+def creds(channel):
+    return {"issuer": demo["issuer"], "client_id": clients[channel]["client_id"],
+            "client_secret": clients[channel]["client_secret"]}
+
+write("portal.json", {**creds("website"), "base_url": f"http://localhost:{portal_port}",
+                      "port": int(portal_port)})
+write("miniprogram.json", {**creds("miniprogram"), "port": int(mini_port)})
+write("counter.json", creds("counter"))
 PY
 
 pids=()
@@ -33,24 +43,36 @@ $BIN/idp serve --host 127.0.0.1 --port "$IDP_PORT" --workers 2 &
 pids+=($!)
 $BIN/python -m clients.website --config "$IDP_DATA_DIR/portal.json" &
 pids+=($!)
+$BIN/python -m clients.miniprogram --config "$IDP_DATA_DIR/miniprogram.json" &
+pids+=($!)
 
 for _ in $(seq 1 50); do
   $BIN/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$IDP_PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-$BIN/python - "$creds" "$IDP_PORT" "$PORTAL_PORT" <<'PY'
+$BIN/python - "$creds" "$IDP_PORT" "$PORTAL_PORT" "$MINI_PORT" "$IDP_DATA_DIR" <<'PY'
 import json, sys
 demo = json.load(open(sys.argv[1]))
-idp, portal = sys.argv[2], sys.argv[3]
+idp, portal, mini, var = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+app = f".venv/bin/python -m clients.app --issuer http://localhost:{idp} --state {var}/app.json"
 print()
-print("=" * 72)
-print(f" 一网通办 Unified Identity    IdP:          http://localhost:{idp}")
-print(f" 示例部门门户 Demo portal      open this →   http://localhost:{portal}")
+print("=" * 78)
+print(f" 一网通办 Unified Identity     IdP             http://localhost:{idp}")
+print(f" 示例部门门户 website portal    open this →     http://localhost:{portal}")
+print(f" 小程序后端 mini-program backend                http://localhost:{mini}")
 print(" Demo citizens (sign in with the ID number or the phone number):")
 for c in demo["citizens"]:
     print(f"   {c['name']}  ID {c['id_number']}  phone {c['phone']}  password {c['password']}")
-print(" Client credentials:", sys.argv[1])
-print(" Ctrl-C stops both.")
-print("=" * 72)
+print(" One sign-in, four channels (in another terminal, from this directory):")
+print(f"   1. website  open http://localhost:{portal} and sign in (the only password)")
+print(f"   2. app      {app} login --open")
+print("               (same browser: no password; without a desktop, open the URL it prints)")
+print(f"   3. mini     {app} exchange --miniprogram http://localhost:{mini}")
+print(f"   4. counter  .venv/bin/python -m clients.counter --config {var}/counter.json signin")
+print(f"               then approve its user code: {app} approve-device XXXX-XXXX")
+print(f"   QR login:   open http://localhost:{idp}/login in another browser, then")
+print(f"               {app} approve-qr <the QR's URL>")
+print(" Ctrl-C stops everything.")
+print("=" * 78)
 PY
 wait -n "${pids[@]}"

@@ -7,6 +7,7 @@ import sys
 import click
 
 from idp.cli import admin
+from idp.cli.delegations import delegations
 from idp.cli.demo import seed_demo
 from idp.cli.output import CliError
 from idp.cli.serve import serve
@@ -25,6 +26,7 @@ cli.add_command(admin.accounts)
 cli.add_command(admin.clients)
 cli.add_command(admin.keys)
 cli.add_command(admin.audit)
+cli.add_command(delegations)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -127,6 +127,13 @@ def validate(settings: Settings) -> None:
     for name in ("authorization_code_ttl", "used_code_memory"):
         if getattr(settings.tokens, name) <= 0:
             raise ConfigError(f"tokens.{name} must be positive")
+    if not 1 <= settings.qr.ticket_ttl <= 600:
+        raise ConfigError("qr.ticket_ttl must be between 1 and 600 seconds")
+    if not 0.5 <= settings.qr.poll_interval <= 10:
+        raise ConfigError("qr.poll_interval must be between 0.5 and 10 seconds")
+    for name in ("device_code_ttl", "interval", "user_code_failures", "user_code_window"):
+        if getattr(settings.device, name) <= 0:
+            raise ConfigError(f"device.{name} must be positive")
     _validate_channels(settings)
     if not settings.production:
         return

@@ -72,6 +72,24 @@ class UiSettings:
     default_locale: str = "zh_CN"
 
 
+@dataclass(frozen=True)
+class QrSettings:
+    """Scan-to-login (扫码登录) on the sign-in page; see ``[qr]``."""
+
+    ticket_ttl: int = 120
+    poll_interval: float = 1.5
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """The device authorization grant (RFC 8628) of counter terminals; see ``[device]``."""
+
+    device_code_ttl: int = 600
+    interval: int = 5
+    user_code_failures: int = 10
+    user_code_window: int = 900
+
+
 AUTH_CODE = "authorization_code"
 REFRESH = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -138,6 +156,8 @@ class Settings:
     ratelimit: RateLimitSettings = field(default_factory=RateLimitSettings)
     registry: RegistrySettings = field(default_factory=RegistrySettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    qr: QrSettings = field(default_factory=QrSettings)
+    device: DeviceSettings = field(default_factory=DeviceSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 

@@ -21,7 +21,7 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 CLAIMS_SUPPORTED = sorted(
     {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
-     "at_hash"} | {c for claims in SCOPE_CLAIMS.values() for c in claims}
+     "at_hash", "act"} | {c for claims in SCOPE_CLAIMS.values() for c in claims}
 )
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from idp.config import Settings
+from idp.config.settings import DEVICE_CODE, TOKEN_EXCHANGE
 from idp.oidc.claims import CLAIMS_SUPPORTED
 
 ACR_VALUES = ["L1"]
@@ -23,12 +24,14 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "issuer": iss,
         "authorization_endpoint": f"{iss}/authorize",
         "token_endpoint": f"{iss}/token",
+        "device_authorization_endpoint": f"{iss}/device_authorization",
         "userinfo_endpoint": f"{iss}/userinfo",
         "jwks_uri": f"{iss}/jwks.json",
         "scopes_supported": ["openid", "profile", "phone", "email", "address", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
+                                  DEVICE_CODE, TOKEN_EXCHANGE],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "request_parameter_supported": False,

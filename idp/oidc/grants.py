@@ -9,15 +9,15 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
+from authlib.oidc.core import OpenIDToken as _OpenIDToken
 
-from idp.errors import KeyMaterialError
 from idp.oidc.claims import claims_for_scope
+from idp.oidc.id_tokens import IdTokenSigner
 from idp.oidc.models import OAuthClient, Principal, RefreshCredential
 from idp.store.models import Account
 from idp.tokens import AuthorizationCode, IssueContext
@@ -177,37 +177,23 @@ class ClientCredentialsGrant(_IssuesTokens, grants.ClientCredentialsGrant):  # t
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
-class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
-    """ID tokens for the code flow: ``iss sub aud exp iat auth_time nonce acr amr sid azp``."""
+class OpenIDToken(_OpenIDToken):  # type: ignore[misc]
+    """ID tokens, ``iss sub aud exp iat auth_time nonce acr amr sid azp``, for every grant whose
+    request carries the citizen's sign-in as ``request.authorization_code`` (Authlib's hook
+    reads it there): the code flow, and the device grant (:mod:`idp.oidc.device_grant`)."""
 
     def __init__(self, server: Any) -> None:
-        super().__init__(require_nonce=False)
         self._server = server
-
-    def exists_nonce(self, nonce: str, request: Any) -> bool:
-        return False  # nonces are bound to the code and checked by the client (Core §3.1.3.7)
+        self._id_tokens = IdTokenSigner(server.services)
 
     def resolve_client_private_key(self, client: OAuthClient) -> Any:
-        return self._signer(client).key
-
-    def _signer(self, client: OAuthClient) -> Any:
-        services = self._server.services
-        signer = services.keys.ring().signer(client.id_token_signed_response_alg)
-        if signer is None:
-            raise KeyMaterialError("no active signing key: run `idp init`")
-        return signer
+        return self._id_tokens.signer(client).key
 
     def get_encode_header(self, client: OAuthClient) -> dict[str, str]:
-        signer = self._signer(client)
-        return {"alg": signer.alg, "kid": signer.kid, "typ": "JWT"}
+        return self._id_tokens.header(client)
 
     def get_client_claims(self, client: OAuthClient) -> dict[str, Any]:
-        settings = self._server.services.settings
-        now = int(time.time())
-        return {"iss": settings.issuer, "aud": [client.get_client_id()],
-                "azp": client.get_client_id(), "iat": now,
-                "exp": now + self._server.services.policies.policy(
-                    client.record.channel).id_token_ttl}
+        return self._id_tokens.client_claims(client)
 
     def get_authorization_code_claims(self, authorization_code: AuthorizationCode
                                       ) -> dict[str, Any]:
@@ -219,3 +205,15 @@ class OpenIDCode(_OpenIDCode):  # type: ignore[misc]
     def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
         # Scope claims are served by userinfo (Core §5.4); the ID token carries `sub` only.
         return {"sub": claims_for_scope(user, "")["sub"]}
+
+
+class OpenIDCode(OpenIDToken, _OpenIDCode):  # type: ignore[misc]
+    """The code flow's ID tokens: :class:`OpenIDToken` plus the authorization request's
+    ``nonce`` and ``prompt`` checks (Authlib's OpenIDCode hooks)."""
+
+    def __init__(self, server: Any) -> None:
+        super().__init__(server)
+        self.require_nonce = False
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        return False  # nonces are bound to the code and checked by the client (Core §3.1.3.7)

@@ -19,14 +19,17 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from idp.container import Services
+from idp.oidc.device_grant import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     OpenIDCode,
+    OpenIDToken,
     RefreshTokenGrant,
     S256CodeChallenge,
 )
 from idp.oidc.models import OAuthClient
+from idp.oidc.token_exchange import TokenExchangeGrant
 
 
 class _Issuer(IssuerParameter):  # type: ignore[misc]
@@ -112,5 +115,8 @@ def create_authorization_server(services: Services) -> AuthorizationServer:
                           [S256CodeChallenge(required=True), OpenIDCode(server)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_grant(DeviceCodeGrant, [OpenIDToken(server)])
+    server.register_endpoint(DeviceAuthorizationEndpoint(server))
+    server.register_grant(TokenExchangeGrant)
     server.register_extension(_Issuer(services.settings.issuer))
     return server

@@ -80,6 +80,18 @@ class SessionService:
         self._store.replace(self._key(session.sid), updated.to_value())
         return updated
 
+    def add_amr(self, session: SsoSession, value: str) -> SsoSession | None:
+        """Record one more authentication method (RFC 8176) used in this session, keeping the
+        earlier ones: a browser that joined the app's session through a QR approval adds
+        ``mca``. ``auth_time`` stays: no credential was presented again. None when the
+        session has ended."""
+        if value in session.amr:
+            return session
+        updated = SsoSession(**{**session.to_value(), "amr": [*session.amr, value]})
+        if not self._store.replace(self._key(session.sid), updated.to_value()):
+            return None
+        return updated
+
     def end(self, sid: str) -> SsoSession | None:
         """End the session; returns what it was (for logout fan-out), None if already gone."""
         value = self._store.consume(self._key(sid))

@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -106,6 +107,30 @@ class Consent(Base):
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Delegation(Base):
+    """A citizen's authorisation for another citizen to act for them (代办, RFC 8693 §4.1).
+
+    At most one open (not revoked) row per citizen × agent: the partial unique index makes a
+    concurrent second grant fail. An expired row is closed (``revoked_at``) before a new grant.
+    """
+
+    __tablename__ = "delegations"
+    __table_args__ = (
+        Index("ux_delegations_open_pair", "citizen_id", "agent_id", unique=True,
+              sqlite_where=text("revoked_at IS NULL"),
+              postgresql_where=text("revoked_at IS NULL")),
+        Index("ix_delegations_agent", "agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class Token(Base):

@@ -1,7 +1,8 @@
 """Issue, validate, rotate and revoke tokens.
 
 Access tokens are JWTs per RFC 9068 (header ``typ: at+jwt``; claims ``iss sub aud exp iat jti
-client_id scope sid auth_time acr``), verifiable by any resource server from the JWKS alone; the
+client_id scope channel sid auth_time acr``, and ``act`` when someone acts for the subject,
+RFC 8693 §4.1), verifiable by any resource server from the JWKS alone; the
 IdP also keeps a row per issuance (by ``jti``) so it can revoke them. Refresh tokens are opaque,
 stored as SHA-256 digests, and rotate on every use: presenting a rotated one again is reuse and
 revokes the whole family (RFC 9700 §4.14.2).
@@ -46,6 +47,7 @@ class IssueContext:
     amr: tuple[str, ...] = ()
     family_id: str | None = None
     code_digest: str | None = None
+    act: dict[str, Any] | None = None  # RFC 8693 §4.1: who acts for the subject (代办)
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ class TokenService:
             claims["auth_time"] = ctx.auth_time
         if ctx.acr:
             claims["acr"] = ctx.acr
+        if ctx.act:
+            claims["act"] = dict(ctx.act)
         signer = self._keys.ring().signer(self._alg)
         if signer is None:
             raise KeyMaterialError(f"no active {self._alg} signing key: run `idp init`")

@@ -68,6 +68,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     csrf.exempt(oidc.bp)
+    from idp.web.views import device
+
+    app.register_blueprint(device.bp)
+    app.register_blueprint(device.api)
+    csrf.exempt(device.api)
+    from idp.web.views import qr
+
+    app.register_blueprint(qr.bp)
+    app.register_blueprint(qr.api)
+    csrf.exempt(qr.api)
     security.install(app, production=settings.production)
     errors.install(app)
     return app

@@ -13,7 +13,8 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("idp.web")
 
-JSON_ENDPOINTS = ("/token", "/userinfo", "/jwks.json", "/.well-known/")
+JSON_ENDPOINTS = ("/token", "/userinfo", "/jwks.json", "/.well-known/", "/device_authorization",
+                  "/api/device", "/api/qr/", "/qr/start", "/qr/status", "/qr/complete")
 
 
 def _wants_json() -> bool:

@@ -29,3 +29,16 @@ def test_sessions_expire_and_bad_ids_are_absent(ephemeral_store, elapse):
     elapse(1.2)
     assert sso.get(session.sid) is None
     assert sso.for_account("acct-2") == []
+
+
+def test_add_amr_keeps_the_earlier_methods_and_auth_time(ephemeral_store, fake_clock):
+    sso = SessionService(ephemeral_store, absolute_ttl=3600, clock=fake_clock)
+    session = sso.start("acct-3", amr=["pwd"], acr="L1")
+    fake_clock.advance(5)
+    joined = sso.add_amr(session, "mca")
+    assert joined is not None and joined.amr == ["pwd", "mca"]
+    assert joined.auth_time == session.auth_time and joined.auth_seq == session.auth_seq
+    assert sso.get(session.sid) == joined
+    assert sso.add_amr(joined, "mca") == joined  # recorded once
+    sso.end(session.sid)
+    assert sso.add_amr(session, "otp") is None  # the session has ended

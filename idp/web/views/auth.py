@@ -20,6 +20,7 @@ from idp.errors import (
     ValidationError,
 )
 from idp.oidc.models import Principal
+from idp.web.browser_binding import browser_secret
 from idp.web.messages import error_message
 from idp.web.principal import CitizenUser, services
 
@@ -65,6 +66,7 @@ def login() -> Any:
     client_name = _client_name(request.values.get("client"))
     context = {"next_url": next_url, "client_name": client_name, "error": None,
                "username": request.values.get("login_hint") or ""}
+    browser_secret()  # for the page's scan-to-login script (see idp/web/browser_binding.py)
     if request.method == "GET":
         return render_template("login.html", **context)
     username = request.form.get("username", "").strip()[:64]

@@ -1,0 +1,577 @@
+"""The counter channel's device authorization grant (RFC 8628), end to end over real HTTP.
+
+Every test runs on both stacks (SQLite + embedded store, PostgreSQL + Redis) against a real
+``idp serve``: a terminal (the demo counter client) starts a sign-in, a citizen approves it in a
+signed-in browser or from the app, the terminal polls the token endpoint. Tokens are verified
+with python-jose against the published JWKS; "nothing issued" is read from the server's own
+database. Expiry and the user-code guessing limits use a second server on the same stack with a
+4-second lifetime, a limit of 3 and one trusted proxy hop, so each test speaks from its own
+client IP (``X-Forwarded-For``).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from jose import jwt as jose_jwt
+from sqlalchemy import column, create_engine, func, select, table, text
+from sqlalchemy.sql.expression import Executable
+
+from tests.e2e.oidc_client import Login, RelyingParty
+from tests.e2e.useragent import UserAgent
+from tests.factories import id_number
+from tests.fixtures.server import IdpServer, launch
+
+pytestmark = pytest.mark.e2e
+
+DEVICE = "urn:ietf:params:oauth:grant-type:device_code"
+ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
+USER_CODE = re.compile(rf"^[{ALPHABET}]{{4}}-[{ALPHABET}]{{4}}$")
+APP_REDIRECT = "http://127.0.0.1/callback"
+STRICT_TTL, STRICT_LIMIT = 4, 3
+
+
+# -- the parties --------------------------------------------------------------------------------
+class Terminal:
+    """A counter terminal: a confidential client that starts device flows and polls."""
+
+    def __init__(self, server: IdpServer, client_id: str, secret: str) -> None:
+        self.server, self.client_id, self.secret = server, client_id, secret
+        self.http = requests.Session()
+
+    @classmethod
+    def demo(cls, server: IdpServer) -> Terminal:
+        counter = server.demo["clients"]["counter"]
+        return cls(server, counter["client_id"], counter["client_secret"])
+
+    @classmethod
+    def register(cls, server: IdpServer) -> Terminal:
+        data = server.create_client("--name", f"counter-{uuid.uuid4().hex[:6]}",
+                                    "--channel", "counter")
+        return cls(server, data["client_id"], data["client_secret"])
+
+    def start(self, *, auth: str = "basic", **params: str) -> requests.Response:
+        body, basic = dict(params), (self.client_id, self.secret)
+        if auth == "post":
+            body.update(client_id=self.client_id, client_secret=self.secret)
+            basic = None  # type: ignore[assignment]
+        return self.http.post(f"{self.server.url}/device_authorization", data=body,
+                              auth=basic, timeout=20)
+
+    def begin(self, **params: str) -> dict[str, Any]:
+        resp = self.start(**params)
+        assert resp.status_code == 200, resp.text
+        flow: dict[str, Any] = resp.json()
+        return flow
+
+    def poll(self, device_code: str) -> requests.Response:
+        return self.http.post(f"{self.server.url}/token", auth=(self.client_id, self.secret),
+                              data={"grant_type": DEVICE, "device_code": device_code},
+                              timeout=20)
+
+    def error(self, device_code: str) -> str:
+        resp = self.poll(device_code)
+        assert resp.status_code in (400, 401), resp.text
+        assert "access_token" not in resp.text
+        return str(resp.json()["error"])
+
+
+class AppApi:
+    """The citizen's app, signed in with code + PKCE, calling the device approval API."""
+
+    def __init__(self, server: IdpServer, login: Login) -> None:
+        self.server, self.login = server, login
+        self.headers = {"Authorization": f"Bearer {login.tokens['access_token']}"}
+
+    def lookup(self, user_code: str, ip: str | None = None) -> requests.Response:
+        return requests.get(f"{self.server.url}/api/device", params={"user_code": user_code},
+                            headers={**self.headers, **_from(ip)}, timeout=20)
+
+    def approve(self, user_code: str, decision: str = "allow",
+                ip: str | None = None) -> requests.Response:
+        return requests.post(f"{self.server.url}/api/device/approve",
+                             json={"user_code": user_code, "decision": decision},
+                             headers={**self.headers, **_from(ip)}, timeout=20)
+
+
+def _from(ip: str | None) -> dict[str, str]:
+    return {"X-Forwarded-For": ip} if ip else {}
+
+
+def app_login(server: IdpServer, who: dict[str, Any]) -> AppApi:
+    app = RelyingParty(server, "demo-app", None, APP_REDIRECT)
+    return AppApi(server, app.login(UserAgent(server.url), who, pkce=True, auth="none"))
+
+
+def browser(server: IdpServer, who: dict[str, Any] | None = None) -> UserAgent:
+    agent = UserAgent(server.url)
+    agent.http.headers["Accept-Language"] = "en"
+    if who is not None:
+        assert agent.login(who["username"], who["password"]).status_code == 302
+    return agent
+
+
+def open_code(agent: UserAgent, user_code: str, ip: str | None = None) -> requests.Response:
+    """Enter a user code on the page: GET /device (pre-filled), POST it (CSRF)."""
+    page = agent._get("/device", params={"user_code": user_code}, headers=_from(ip))
+    assert page.status_code == 200
+    return agent._post("/device", data={"csrf_token": agent.csrf(page), "user_code": user_code},
+                       headers=_from(ip))
+
+
+def decide(agent: UserAgent, confirm: requests.Response, decision: str) -> requests.Response:
+    assert confirm.status_code == 200 and 'name="decision"' in confirm.text, confirm.text
+    return agent._post("/device", data={"csrf_token": agent.csrf(confirm),
+                                        "user_code": agent._hidden(confirm, "user_code"),
+                                        "decision": decision})
+
+
+def guess() -> str:
+    code = "".join(random.choice(ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def fresh_ip() -> str:
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+# -- verification and the server's own records ----------------------------------------------------
+def verify(server: IdpServer, token: str, client_id: str,
+           access_token: str | None = None) -> dict[str, Any]:
+    jwks = requests.get(f"{server.url}/jwks.json", timeout=10).json()
+    header = jose_jwt.get_unverified_header(token)
+    key = next(k for k in jwks["keys"] if k["kid"] == header["kid"])
+    claims: dict[str, Any] = jose_jwt.decode(token, key, algorithms=[header["alg"]],
+                                             audience=client_id, issuer=server.url,
+                                             access_token=access_token)
+    return claims
+
+
+def _query(server: IdpServer, sql: str | Executable, **params: Any) -> list[Any]:
+    url = server.env.get("IDP_DATABASE_URL") or f"sqlite:///{server.root / 'var' / 'idp.db'}"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = text(sql) if isinstance(sql, str) else sql
+            return list(conn.execute(query, params))
+    finally:
+        engine.dispose()
+
+
+def tokens_of(server: IdpServer, client_id: str) -> int:
+    return int(_query(server, "SELECT count(*) FROM tokens WHERE client_id = :c",
+                      c=client_id)[0][0])
+
+
+AUDIT = table("audit_events", column("tag"), column("subject"), column("client_id"),
+              column("ip"))
+
+
+def audit_count(server: IdpServer, tag: str, **where: str) -> int:
+    query = select(func.count()).select_from(AUDIT).where(
+        AUDIT.c.tag == tag, *(AUDIT.c[name] == value for name, value in where.items()))
+    return int(_query(server, query)[0][0])
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture
+def terminal(idp_server: IdpServer) -> Terminal:
+    return Terminal.demo(idp_server)
+
+
+@pytest.fixture(scope="module")
+def strict_server(idp_server: IdpServer, request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpServer]:
+    """A second server on idp_server's stack: short device codes, low guessing limits."""
+    extra = {"IDP_DEVICE_DEVICE_CODE_TTL": str(STRICT_TTL),
+             "IDP_DEVICE_USER_CODE_FAILURES": str(STRICT_LIMIT), "IDP_PROXY_HOPS": "1"}
+    if idp_server.stack == "pg-redis":
+        pg = request.getfixturevalue("postgres_server")
+        extra.update(IDP_DATABASE_URL=pg.create_database(f"device_{uuid.uuid4().hex[:8]}"),
+                     IDP_REDIS_URL=request.getfixturevalue("redis_server").url,
+                     IDP_REDIS_PREFIX=f"dev{uuid.uuid4().hex[:6]}:")
+    server = launch(tmp_path_factory.mktemp(f"device-{idp_server.stack}"), idp_server.stack,
+                    extra)
+    yield server
+    server.stop()
+
+
+# -- the flow -------------------------------------------------------------------------------------
+def test_discovery_and_the_device_authorization_response(idp_server: IdpServer,
+                                                         terminal: Terminal) -> None:
+    config = requests.get(f"{idp_server.url}/.well-known/openid-configuration", timeout=10).json()
+    assert config["device_authorization_endpoint"] == f"{idp_server.url}/device_authorization"
+    assert DEVICE in config["grant_types_supported"]
+
+    resp = terminal.start()
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Content-Type"].startswith("application/json")
+    assert resp.headers["Cache-Control"] == "no-store"
+    flow = resp.json()
+    assert set(flow) == {"device_code", "user_code", "verification_uri",
+                         "verification_uri_complete", "expires_in", "interval"}
+    assert USER_CODE.match(flow["user_code"]), flow
+    assert flow["verification_uri"] == f"{idp_server.url}/device"
+    assert flow["verification_uri_complete"] == \
+        f"{idp_server.url}/device?user_code={flow['user_code']}"
+    assert flow["expires_in"] == 600 and flow["interval"] == 5
+    assert len(flow["device_code"]) >= 43
+
+    # client_secret_post works as well; every flow gets its own codes.
+    other = terminal.start(auth="post", scope="openid profile")
+    assert other.status_code == 200, other.text
+    assert other.json()["device_code"] != flow["device_code"]
+    assert other.json()["user_code"] != flow["user_code"]
+
+
+def test_browser_approval_gives_the_terminal_tokens_exactly_once(
+        idp_server: IdpServer, terminal: Terminal, register: Any,
+        citizen: dict[str, Any]) -> None:
+    # The citizen's browser signed in through a portal: its ID token names the browser session.
+    agent = browser(idp_server)
+    portal_login = register().login(agent, citizen)
+    issued_before = tokens_of(idp_server, terminal.client_id)
+    audited_before = audit_count(idp_server, "device:token:success", client_id=terminal.client_id)
+
+    flow = terminal.begin(scope="openid profile")
+    assert terminal.error(flow["device_code"]) == "authorization_pending"
+
+    confirm = open_code(agent, flow["user_code"])
+    assert confirm.status_code == 200, confirm.text
+    assert "Counter terminal (demo)" in confirm.text and flow["user_code"] in confirm.text
+    assert "Your name, gender and date of birth" in confirm.text  # the profile scope, in words
+    assert agent.sign_ins == 1  # the SSO session was enough: no second password
+    done = decide(agent, confirm, "allow")
+    assert done.status_code == 200 and "The terminal is signed in" in done.text
+
+    resp = terminal.poll(flow["device_code"])
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["Cache-Control"] == "no-store"
+    tokens = resp.json()
+    assert tokens["token_type"].lower() == "bearer" and tokens["scope"] == "openid profile"
+    assert tokens["expires_in"] == 300  # the counter policy: short access tokens
+    assert "refresh_token" not in tokens  # ... and none to refresh them (shared terminals)
+
+    claims = verify(idp_server, tokens["id_token"], terminal.client_id, tokens["access_token"])
+    assert claims["sid"] == portal_login.id_claims["sid"]  # one sign-in, one session
+    assert claims["sub"] == portal_login.sub
+    assert claims["auth_time"] == portal_login.id_claims["auth_time"]
+    assert claims["acr"] == "L1" and claims["amr"] == ["pwd"]
+    assert claims["azp"] == terminal.client_id and "nonce" not in claims
+    access = verify(idp_server, tokens["access_token"], terminal.client_id)
+    assert access["sid"] == claims["sid"] and access["client_id"] == terminal.client_id
+    userinfo = requests.get(f"{idp_server.url}/userinfo", timeout=10,
+                            headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert userinfo.status_code == 200 and userinfo.json()["sub"] == claims["sub"]
+
+    # Exactly once: the next poll finds nothing, and the code reads "already used".
+    assert terminal.error(flow["device_code"]) == "invalid_grant"
+    assert open_code(agent, flow["user_code"]).status_code == 409
+    assert tokens_of(idp_server, terminal.client_id) == issued_before + 1
+    assert audit_count(idp_server, "device:token:success",
+                       client_id=terminal.client_id) == audited_before + 1
+    assert audit_count(idp_server, "device:authorize:success", client_id=terminal.client_id,
+                       subject=claims["sub"]) >= 1
+
+
+def test_app_approval_uses_the_app_session(idp_server: IdpServer, terminal: Terminal,
+                                           citizen: dict[str, Any]) -> None:
+    app = app_login(idp_server, citizen)
+    flow = terminal.begin()  # scope defaults to openid
+
+    info = app.lookup(flow["user_code"])
+    assert info.status_code == 200, info.text
+    body = info.json()
+    assert set(body) == {"client_name", "scopes", "expires_in"}
+    assert "Counter terminal (demo)" in body["client_name"] and body["scopes"] == ["openid"]
+    assert 590 <= body["expires_in"] <= 600
+
+    approved = app.approve(flow["user_code"], "allow")
+    assert approved.status_code == 200, approved.text
+    assert approved.json() == {"status": "approved", "client_name": body["client_name"]}
+
+    tokens = terminal.poll(flow["device_code"]).json()
+    claims = verify(idp_server, tokens["id_token"], terminal.client_id, tokens["access_token"])
+    assert claims["sid"] == app.login.id_claims["sid"] and claims["sub"] == app.login.sub
+    assert tokens["scope"] == "openid"
+
+    for again in (app.approve(flow["user_code"], "deny"), app.lookup(flow["user_code"])):
+        assert again.status_code == 409 and again.json()["error"] == "already_decided"
+
+
+def test_a_denied_sign_in_is_access_denied(idp_server: IdpServer, terminal: Terminal,
+                                           citizen: dict[str, Any]) -> None:
+    issued_before = tokens_of(idp_server, terminal.client_id)
+    agent = browser(idp_server, citizen)
+    flow = terminal.begin()
+    done = decide(agent, open_code(agent, flow["user_code"]), "deny")
+    assert done.status_code == 200 and "Sign-in denied" in done.text
+    assert terminal.error(flow["device_code"]) == "access_denied"
+    assert terminal.error(flow["device_code"]) == "access_denied"  # it stays denied
+    assert open_code(agent, flow["user_code"]).status_code == 409  # no second decision
+
+    app = app_login(idp_server, citizen)
+    flow = terminal.begin()
+    denied = app.approve(flow["user_code"], "deny")
+    assert denied.status_code == 200 and denied.json()["status"] == "denied"
+    assert app.approve(flow["user_code"], "allow").json()["error"] == "already_decided"
+    assert terminal.error(flow["device_code"]) == "access_denied"
+    assert tokens_of(idp_server, terminal.client_id) == issued_before
+
+
+def test_polling_too_fast_is_slowed_down(idp_server: IdpServer, terminal: Terminal,
+                                         citizen: dict[str, Any]) -> None:
+    flow = terminal.begin()
+    assert terminal.error(flow["device_code"]) == "authorization_pending"
+    assert terminal.error(flow["device_code"]) == "slow_down"  # at once: under 5 s
+    # The original interval has passed, but this device code's interval is now 10 s.
+    time.sleep(flow["interval"] + 0.5)
+    assert terminal.error(flow["device_code"]) == "slow_down"
+    # Slowing down never withholds an approved sign-in.
+    assert app_login(idp_server, citizen).approve(flow["user_code"]).status_code == 200
+    assert terminal.poll(flow["device_code"]).status_code == 200
+
+
+def test_login_hint_lets_only_that_citizen_approve(
+        idp_server: IdpServer, terminal: Terminal, citizen: dict[str, Any],
+        other_citizen: dict[str, Any]) -> None:
+    intruder = app_login(idp_server, citizen)
+    intended = app_login(idp_server, other_citizen)
+    issued_before = tokens_of(idp_server, terminal.client_id)
+
+    flow = terminal.begin(login_hint=other_citizen["id_number"])
+    for refused in (intruder.lookup(flow["user_code"]),
+                    intruder.approve(flow["user_code"], "allow"),
+                    intruder.approve(flow["user_code"], "deny")):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["error"] == "wrong_citizen"
+    page = open_code(browser(idp_server, citizen), flow["user_code"])
+    assert page.status_code == 403 and 'name="decision"' not in page.text
+    assert "for another citizen" in page.text
+    # Nothing issued, nothing decided: the terminal still waits.
+    assert terminal.error(flow["device_code"]) == "authorization_pending"
+    assert tokens_of(idp_server, terminal.client_id) == issued_before
+
+    assert intended.approve(flow["user_code"]).status_code == 200
+    tokens = terminal.poll(flow["device_code"]).json()
+    claims = verify(idp_server, tokens["id_token"], terminal.client_id, tokens["access_token"])
+    assert claims["sub"] == intended.login.sub and claims["sid"] == intended.login.id_claims["sid"]
+
+    # The hint may be a phone number, in any usual spelling.
+    flow = terminal.begin(login_hint="+86 " + other_citizen["phone"])
+    assert intruder.lookup(flow["user_code"]).status_code == 403
+    assert intended.lookup(flow["user_code"]).status_code == 200
+    # A well-formed hint naming no account starts a flow nobody can approve; the terminal is
+    # not told whether the citizen has an account.
+    flow = terminal.begin(login_hint=id_number(birth="19700101"))
+    assert intruder.lookup(flow["user_code"]).json()["error"] == "wrong_citizen"
+    # A hint that is neither an ID number nor a phone number is refused at once.
+    bad = terminal.start(login_hint="somebody")
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
+
+
+def test_device_codes_belong_to_their_terminal(idp_server: IdpServer, terminal: Terminal,
+                                               citizen: dict[str, Any]) -> None:
+    other = Terminal.register(idp_server)
+    flow = terminal.begin()
+    assert other.error(flow["device_code"]) == "invalid_grant"
+    assert other.error("no-such-device-code") == "invalid_grant"
+    assert app_login(idp_server, citizen).approve(flow["user_code"]).status_code == 200
+    # Approved — still not the other terminal's, and its poll did not take the tokens.
+    assert other.error(flow["device_code"]) == "invalid_grant"
+    assert terminal.poll(flow["device_code"]).status_code == 200
+    assert tokens_of(idp_server, other.client_id) == 0
+
+
+def test_only_counter_clients_may_use_the_grant(idp_server: IdpServer, terminal: Terminal,
+                                               register: Any) -> None:
+    url = f"{idp_server.url}/device_authorization"
+    portal = register()
+    resp = requests.post(url, auth=(portal.client_id, portal.client_secret), timeout=10)
+    assert resp.status_code == 400 and resp.json()["error"] == "unauthorized_client"
+    poll = requests.post(f"{idp_server.url}/token", auth=(portal.client_id, portal.client_secret),
+                         data={"grant_type": DEVICE, "device_code": "x" * 43}, timeout=10)
+    assert poll.status_code == 400 and poll.json()["error"] == "unauthorized_client"
+
+    for auth, data in [(None, {"client_id": "demo-app"}),  # a public client: no secret
+                       (None, {}),
+                       ((terminal.client_id, "wrong-secret"), {}),
+                       (None, {"client_id": terminal.client_id})]:
+        resp = requests.post(url, auth=auth, data=data, timeout=10)
+        assert resp.status_code == 401, resp.text
+        assert resp.json()["error"] == "invalid_client"
+    assert terminal.start(scope="phone").json()["device_code"]  # a registered scope
+    refused = terminal.start(scope="payments")
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_scope"
+
+
+def test_the_page_needs_a_signed_in_citizen_and_csrf(idp_server: IdpServer, terminal: Terminal,
+                                                     citizen: dict[str, Any]) -> None:
+    flow = terminal.begin()
+    agent = browser(idp_server)
+    page = agent._get("/device", params={"user_code": flow["user_code"]})
+    assert page.status_code == 200
+    assert '<label for="user_code">' in page.text
+    assert f'value="{flow["user_code"]}"' in page.text  # pre-filled from verification_uri_complete
+
+    resp = agent._post("/device", data={"csrf_token": agent.csrf(page),
+                                        "user_code": flow["user_code"]})
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login?next=")
+    login_page = agent._get(resp.headers["Location"])
+    back = agent._post("/login", data={"csrf_token": agent.csrf(login_page),
+                                       "username": citizen["username"],
+                                       "password": citizen["password"],
+                                       "next": agent._hidden(login_page, "next")})
+    assert back.status_code == 302
+    assert back.headers["Location"] == f"/device?user_code={flow['user_code']}"
+    confirm = open_code(agent, flow["user_code"])
+    assert confirm.status_code == 200 and 'value="allow"' in confirm.text
+
+    no_csrf = agent._post("/device", data={"user_code": flow["user_code"], "decision": "allow"})
+    assert no_csrf.status_code == 400
+    odd = agent._post("/device", data={"csrf_token": agent.csrf(confirm), "decision": "maybe",
+                                       "user_code": flow["user_code"]})
+    assert odd.status_code == 400
+    empty = agent._post("/device", data={"csrf_token": agent.csrf(confirm), "user_code": ""})
+    assert empty.status_code == 400 and 'role="alert"' in empty.text
+    unknown = open_code(agent, guess())
+    assert unknown.status_code == 404 and 'role="alert"' in unknown.text
+    assert 'aria-invalid="true"' in unknown.text
+    assert terminal.error(flow["device_code"]) == "authorization_pending"  # nothing decided
+
+
+def test_user_codes_are_read_in_any_usual_spelling(idp_server: IdpServer, terminal: Terminal,
+                                                   citizen: dict[str, Any]) -> None:
+    app = app_login(idp_server, citizen)
+    for spell in (lambda c: c.lower().replace("-", ""),
+                  lambda c: " ".join(c.replace("-", "")),
+                  lambda c: "".join(chr(ord(ch) + 0xFEE0) for ch in c)):  # full-width
+        flow = terminal.begin()
+        resp = app.lookup(spell(flow["user_code"]))
+        assert resp.status_code == 200, (spell(flow["user_code"]), resp.text)
+
+
+def test_malformed_input_never_fails_the_server(idp_server: IdpServer, terminal: Terminal,
+                                                citizen: dict[str, Any]) -> None:
+    url = idp_server.url
+    basic = (terminal.client_id, terminal.secret)
+    app = app_login(idp_server, citizen)
+    agent = browser(idp_server, citizen)
+    page = agent._get("/device")
+    csrf = agent.csrf(page)
+    weird = ["", "\x00", "é" * 300, "'\"<>", "BCDF-GHJ\x00", "%00", "B" * 5000, "Ｘ" * 9]
+    responses = []
+    for value in weird:
+        responses += [
+            requests.post(f"{url}/device_authorization", auth=basic, timeout=10,
+                          data={"scope": value, "login_hint": value}),
+            requests.post(f"{url}/token", auth=basic, timeout=10,
+                          data={"grant_type": DEVICE, "device_code": value}),
+            app.lookup(value),
+            requests.post(f"{url}/api/device/approve", headers=app.headers, timeout=10,
+                          json={"user_code": value, "decision": value}),
+            agent._get("/device", params={"user_code": value}),
+            agent._post("/device", data={"csrf_token": csrf, "user_code": value}),
+            agent._post("/device", data={"csrf_token": csrf, "user_code": value,
+                                         "decision": value}),
+        ]
+    for body in ([1, 2], "text", None, {"user_code": 7, "decision": ["allow"]}, 3.5):
+        responses.append(requests.post(f"{url}/api/device/approve", json=body,
+                                       headers=app.headers, timeout=10))
+    responses += [
+        requests.post(f"{url}/api/device/approve", data="user_code=x", headers=app.headers,
+                      timeout=10),
+        requests.post(f"{url}/api/device/approve", data=b"\xff\xfe{", timeout=10,
+                      headers={**app.headers, "Content-Type": "application/json"}),
+        requests.get(f"{url}/api/device", timeout=10),  # no token at all
+        requests.get(f"{url}/api/device", headers={"Authorization": "Bearer x.y.z"},
+                     timeout=10),
+        requests.get(f"{url}/device_authorization", timeout=10),
+        requests.post(f"{url}/device_authorization", auth=basic, json={"scope": "openid"},
+                      timeout=10),
+        requests.post(f"{url}/device_authorization", auth=basic, timeout=10,
+                      data=[("scope", "openid"), ("scope", "profile")]),
+        requests.post(f"{url}/device_authorization", auth=basic, timeout=10,
+                      data={"scope": "x" * 70000}),
+        requests.post(f"{url}/token", auth=basic, data={"grant_type": DEVICE}, timeout=10),
+        requests.post(f"{url}/token", auth=basic, timeout=10,
+                      data=[("grant_type", DEVICE), ("device_code", "a"), ("device_code", "b")]),
+    ]
+    for resp in responses:
+        assert resp.status_code < 500, (resp.request.method, resp.request.url, resp.text[:300])
+        path = resp.request.path_url
+        if path.startswith(("/device_authorization", "/token", "/api/")) \
+                and resp.status_code != 414:  # gunicorn's own answer to a 5 kB request line
+            assert resp.headers["Content-Type"].startswith("application/json"), resp.text[:300]
+    statuses = {r.status_code for r in responses}
+    assert {400, 401, 404, 405, 413} <= statuses
+
+
+# -- expiry and guessing limits (the strict server) -----------------------------------------------
+def test_an_expired_device_code(strict_server: IdpServer,
+                                other_citizen: dict[str, Any]) -> None:
+    terminal = Terminal.demo(strict_server)
+    app = app_login(strict_server, other_citizen)
+    issued_before = tokens_of(strict_server, terminal.client_id)
+    flow = terminal.begin()
+    assert flow["expires_in"] == STRICT_TTL
+    assert terminal.error(flow["device_code"]) == "authorization_pending"
+    time.sleep(STRICT_TTL + 0.5)
+    assert terminal.error(flow["device_code"]) == "expired_token"
+    for late in (app.lookup(flow["user_code"]), app.approve(flow["user_code"])):
+        assert late.status_code == 400 and late.json()["error"] == "expired_token"
+    page = open_code(browser(strict_server, other_citizen), flow["user_code"])
+    assert page.status_code == 400 and 'name="decision"' not in page.text
+    assert terminal.error(flow["device_code"]) == "expired_token"
+    assert tokens_of(strict_server, terminal.client_id) == issued_before
+
+
+def test_user_code_guessing_is_throttled_per_ip(strict_server: IdpServer,
+                                                citizen: dict[str, Any],
+                                                other_citizen: dict[str, Any]) -> None:
+    terminal = Terminal.demo(strict_server)
+    network = fresh_ip()
+    guesser = browser(strict_server, citizen)
+    bystander = browser(strict_server, other_citizen)
+    flow = terminal.begin()
+    for _ in range(STRICT_LIMIT):
+        assert open_code(guesser, guess(), ip=network).status_code == 404
+    # From that network even the right code is refused now — for anyone signed in there.
+    for agent in (guesser, bystander):
+        refused = open_code(agent, flow["user_code"], ip=network)
+        assert refused.status_code == 429, refused.text
+        assert int(refused.headers["Retry-After"]) > 0
+        assert 'name="decision"' not in refused.text and 'role="alert"' in refused.text
+    assert audit_count(strict_server, "device:user_code:throttled", ip=network) == 2
+    # Another network, another citizen: not refused.
+    assert 'name="decision"' in open_code(bystander, flow["user_code"], ip=fresh_ip()).text
+    assert terminal.error(flow["device_code"]) == "authorization_pending"
+
+
+def test_user_code_guessing_is_throttled_per_account(strict_server: IdpServer) -> None:
+    terminal = Terminal.demo(strict_server)
+    person = strict_server.demo["citizens"][2]
+    who = {"username": person["phone"], "password": person["password"]}
+    app = app_login(strict_server, who)
+    flow = terminal.begin()
+    for _ in range(STRICT_LIMIT):  # each guess from another address
+        miss = app.lookup(guess(), ip=fresh_ip())
+        assert miss.status_code == 404 and miss.json()["error"] == "invalid_user_code"
+    # The account is refused from any address, in the app and in the browser.
+    for refused in (app.lookup(flow["user_code"], ip=fresh_ip()),
+                    app.approve(flow["user_code"], ip=fresh_ip())):
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"] == "too_many_attempts"
+        assert int(refused.headers["Retry-After"]) > 0
+    page = open_code(browser(strict_server, who), flow["user_code"], ip=fresh_ip())
+    assert page.status_code == 429
+    assert audit_count(strict_server, "device:user_code:throttled",
+                       subject=app.login.sub) == 3
+    assert terminal.error(flow["device_code"]) == "authorization_pending"  # nothing decided
