@@ -1,11 +1,14 @@
 """ID token validation — OpenID Connect Core 1.0 §3.1.3.7 (and §3.1.3.8 for ``at_hash``).
 
 The portal checks every ID token itself with python-jose, independently of Authlib, against the
-IdP's JWKS. :func:`validate_id_token` runs these steps in order; each raises
-:class:`IdTokenError` with a stable ``code`` and a message in English and Chinese:
+IdP's JWKS (the app, counter and mini-program reference clients import this module too).
+:func:`validate_id_token` runs these steps in order; each raises :class:`IdTokenError` with a
+stable ``code`` and a message in English and Chinese:
 
 1. ``read_header``      compact JWS; ``alg`` is RS256 or ES256 (never ``none`` nor ``HS*``);
                         no ``crit`` extensions (RFC 7515 §4.1.11)
+   ``check_not_access_token`` ``typ`` is not ``at+jwt``: an access token is never accepted
+                        as an ID token (RFC 9068 §4, RFC 8725 §3.11 explicit typing)
 2. ``JwksCache.key_for`` the JWK for ``kid`` + ``alg`` from the cached JWKS; an unknown
                         ``kid`` makes the cache fetch the JWKS once more (key rotation)
 3. ``verify_signature`` python-jose ``jws.verify`` with exactly that key and that one algorithm
@@ -15,6 +18,9 @@ IdP's JWKS. :func:`validate_id_token` runs these steps in order; each raises
 7. ``check_times``      ``exp`` in the future, ``iat`` present and not in the future (steps 9, 10)
 8. ``check_nonce``      ``nonce`` equals the value sent in the authorization request (step 11)
 9. ``check_at_hash``    ``at_hash`` matches the access token, python-jose's hash (§3.1.3.8)
+
+The steps are public so that :mod:`clients.common.access_tokens` can check JWT access tokens
+(RFC 9068 §4) with them.
 
 Nothing here touches the network: the JWKS comes from a fetcher function injected into
 :class:`JwksCache`, so tests (and other transports) supply their own.
@@ -42,6 +48,9 @@ KEY_TYPES: Final[Mapping[str, tuple[str, str | None]]] = {
     "RS256": ("RSA", None),
     "ES256": ("EC", "P-256"),
 }
+
+# RFC 9068 §2.1 / §4: the ``typ`` header of a JWT access token.
+ACCESS_TOKEN_TYPES: Final = frozenset({"at+jwt", "application/at+jwt"})
 
 JwksFetcher = Callable[[], Mapping[str, Any]]
 Clock = Callable[[], float]
@@ -169,13 +178,28 @@ def read_header(token: str) -> dict[str, Any]:
     if "crit" in header:
         raise IdTokenError(
             "bad_header",
-            "The ID token header has critical extensions (crit) this portal does not support.",
-            "ID 令牌头部含有本门户不支持的关键扩展（crit）。",
+            "The ID token header has critical extensions (crit) this client does not support.",
+            "ID 令牌头部含有本客户端不支持的关键扩展（crit）。",
         )
     kid = header.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise IdTokenError("bad_header", "The kid header is not a string.", "kid 头部不是字符串。")
     return header
+
+
+def is_access_token_type(header: Mapping[str, Any]) -> bool:
+    """RFC 9068 §4: ``typ`` is ``at+jwt`` or ``application/at+jwt`` (media types ignore case)."""
+    typ = header.get("typ")
+    return isinstance(typ, str) and typ.lower() in ACCESS_TOKEN_TYPES
+
+
+def check_not_access_token(header: Mapping[str, Any]) -> None:
+    if is_access_token_type(header):
+        raise IdTokenError(
+            "bad_typ",
+            "An access token (typ at+jwt) was presented where an ID token is expected.",
+            "在应使用 ID 令牌的位置收到的是访问令牌（typ 为 at+jwt）。",
+        )
 
 
 def verify_signature(token: str, key: Mapping[str, Any], alg: str) -> dict[str, Any]:
@@ -222,15 +246,15 @@ def check_audience(
     if client_id not in audiences:
         raise IdTokenError(
             "bad_aud",
-            f"The ID token is not meant for this portal (aud does not contain {client_id!r}).",
-            f"ID 令牌的受众（aud）不包含本门户的 client_id {client_id!r}。",
+            f"The ID token is not meant for this client (aud does not contain {client_id!r}).",
+            f"ID 令牌的受众（aud）不包含本客户端的 client_id {client_id!r}。",
         )
     untrusted = set(audiences) - {client_id} - trusted
     if untrusted:
         raise IdTokenError(
             "bad_aud",
-            f"The ID token also names audiences this portal does not trust: {sorted(untrusted)}.",
-            f"ID 令牌的受众中含有本门户不信任的客户端：{sorted(untrusted)}。",
+            f"The ID token also names audiences this client does not trust: {sorted(untrusted)}.",
+            f"ID 令牌的受众中含有本客户端不信任的客户端：{sorted(untrusted)}。",
         )
 
 
@@ -320,6 +344,7 @@ def validate_id_token(
     omit it, but must not carry another one.
     """
     header = read_header(token)
+    check_not_access_token(header)
     alg = header["alg"]
     key = jwks.key_for(header.get("kid"), alg)
     claims = verify_signature(token, key, alg)

@@ -1,0 +1,185 @@
+"""``python -m clients.counter [--config FILE.json] [--issuer URL] [--client-id ID]
+[--client-secret S] signin [--login-hint ID_OR_PHONE] [--scope …] [--json]``.
+
+``signin`` starts a device authorization, shows the QR code and the user code on stderr, polls
+until the citizen decides in the app, checks the ID token (python-jose, JWKS) and reads
+UserInfo, then prints the citizen's name and ``sid`` (``--json``: the claims) on stdout.
+Exit status 0 when signed in; 1 when the citizen declined or the code expired; 2 with one line
+on stderr on a bad setting or an error from the IdP — never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from clients.common.cli import EXIT_OK, OneLineParser, emit_json, run
+from clients.common.errors import ClientError
+from clients.common.http import Transport, requests_transport
+from clients.common.provider import Provider
+from clients.website.tokens import validate_id_token
+
+from .config import CounterConfig, load_config
+from .device import poll, request_authorization
+from .display import instructions, progress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = OneLineParser(add_help=False)
+    common.add_argument(
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE.json",
+        help="JSON settings (issuer, client_id, client_secret, scope, …)",
+    )
+    common.add_argument("--issuer", default=argparse.SUPPRESS, help="the IdP's issuer")
+    common.add_argument("--client-id", default=argparse.SUPPRESS, help="the terminal's client_id")
+    common.add_argument(
+        "--client-secret",
+        default=argparse.SUPPRESS,
+        help="the terminal's secret (prefer --config or COUNTER_CLIENT_SECRET)",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the verified claims as JSON",
+    )
+    parser = OneLineParser(
+        prog="python -m clients.counter",
+        parents=[common],
+        description="政务服务中心自助终端 / Counter terminal: sign a citizen in via the app "
+        "(RFC 8628 device grant)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    signin = sub.add_parser(
+        "signin",
+        parents=[common],
+        help="show a QR code + user code, wait for the citizen's approval",
+    )
+    signin.add_argument(
+        "--login-hint",
+        metavar="ID_OR_PHONE",
+        help="the citizen at the window: only they may approve",
+    )
+    signin.add_argument("--scope", help="scopes to ask for (default: the config's, openid profile)")
+    return parser
+
+
+class Terminal:
+    def __init__(
+        self,
+        config: CounterConfig,
+        *,
+        as_json: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        transport: Transport | None = None,
+        sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.config = config
+        self.as_json = as_json
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.provider = Provider(
+            config.issuer, transport or requests_transport(config.http_timeout)
+        )
+        self.timing: dict[str, Any] = {
+            k: v for k, v in (("sleep", sleep), ("clock", clock)) if v is not None
+        }
+
+    def show_progress(self, what: str, interval: int) -> None:
+        text = progress(what, interval)
+        end = "" if what == "pending" else "\n"
+        print(
+            ("\n" if what in ("approved", "denied", "expired") else "") + text,
+            end=end,
+            file=self.err,
+            flush=True,
+        )
+
+    def signin(self, *, scope: str, login_hint: str | None) -> int:
+        authorization = request_authorization(
+            self.provider, self.config, scope=scope, login_hint=login_hint
+        )
+        print(instructions(authorization), file=self.err, flush=True)
+        token = poll(
+            self.provider, self.config, authorization, on_event=self.show_progress, **self.timing
+        )
+        if not isinstance(token.get("id_token"), str):
+            raise ClientError(
+                "no_id_token",
+                "The token response has no ID token.",
+                "令牌响应中没有 ID 令牌。",
+                status=502,
+            )
+        claims = validate_id_token(
+            token["id_token"],
+            self.provider.jwks,
+            issuer=self.config.issuer,
+            client_id=self.config.client_id,
+            nonce=None,
+            nonce_required=False,
+            access_token=token["access_token"],
+            leeway=self.config.leeway,
+        )
+        userinfo = self.provider.userinfo(token["access_token"], claims["sub"])
+        name, sid = userinfo.get("name"), claims.get("sid")
+        if self.as_json:
+            emit_json(
+                {
+                    "sub": claims["sub"],
+                    "sid": sid,
+                    "name": name,
+                    "id_token": claims,
+                    "userinfo": userinfo,
+                },
+                self.out,
+            )
+        else:
+            print(f"{name or claims['sub']}  sid {sid}", file=self.out)
+        return EXIT_OK
+
+
+def dispatch(
+    args: argparse.Namespace,
+    out: TextIO | None,
+    err: TextIO | None,
+    transport: Transport | None,
+    **timing: Any,
+) -> int:
+    overrides = {
+        "issuer": getattr(args, "issuer", None),
+        "client_id": getattr(args, "client_id", None),
+        "client_secret": getattr(args, "client_secret", None),
+    }
+    config = load_config(config_file=getattr(args, "config", None), overrides=overrides)
+    terminal = Terminal(
+        config,
+        as_json=getattr(args, "json", False),
+        out=out,
+        err=err,
+        transport=transport,
+        **timing,
+    )
+    return terminal.signin(scope=args.scope or config.scope, login_hint=args.login_hint)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    transport: Transport | None = None,
+    sleep: Callable[[float], None] | None = None,
+    clock: Callable[[], float] | None = None,
+) -> int:
+    args = build_parser().parse_args(argv)
+    return run(
+        "counter",
+        lambda: dispatch(args, out, err, transport, sleep=sleep, clock=clock),
+        err or sys.stderr,
+    )
