@@ -22,6 +22,8 @@
   var MAX_POLL_FAILURES = 5;
 
   var ticket = null;
+  var link = document.getElementById("qr-link");
+  var linkBox = document.getElementById("qr-link-box");
   var interval = 1500;
   var timer = null;
   var generation = 0; // answers for an older ticket are ignored
@@ -88,6 +90,11 @@
         interval = Math.max(500, (answer.data.poll_interval || 1.5) * 1000);
         image.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(answer.data.qr_svg);
         image.hidden = false;
+        if (link && answer.data.qr_url) {
+          link.href = answer.data.qr_url;
+          link.textContent = answer.data.qr_url;
+          linkBox.hidden = false;
+        }
         show("waiting");
         schedule(mine);
       })
