@@ -18,7 +18,7 @@ authorization is a few keys in the ephemeral store (DESIGN.md §4):
   used" afterwards.
 
 User codes are 8 characters of the RFC 8628 §6.1 base-20 alphabet (no vowels, no look-alike
-digits), shown ``XXXX-XXXX``, read case-insensitively with or without dashes and spaces
+digits), shown ``BCDF-GHJK``, read case-insensitively with or without dashes and spaces
 (full-width forms from a Chinese input method included). Wrong guesses are limited by
 :class:`idp.oidc.user_code_throttle.UserCodeThrottle`.
 """
@@ -66,7 +66,7 @@ def _digest(value: str) -> str:
 
 
 def new_user_code() -> str:
-    """A fresh user code, display form ``XXXX-XXXX``."""
+    """A fresh user code, display form ``BCDF-GHJK``."""
     raw = "".join(secrets.choice(USER_CODE_ALPHABET) for _ in range(USER_CODE_LENGTH))
     return display_user_code(raw)
 
