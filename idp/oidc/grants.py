@@ -150,11 +150,20 @@ class AuthorizationCodeGrant(_IssuesTokens, grants.AuthorizationCodeGrant):  # t
 
 class RefreshTokenGrant(_IssuesTokens, grants.RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    @property
+    def INCLUDE_NEW_REFRESH_TOKEN(self) -> bool:  # noqa: N802 — Authlib's attribute name
+        """A new refresh token on every use, unless the channel's policy turns rotation off."""
+        return self._rotates()
+
+    def _rotates(self) -> bool:
+        client: OAuthClient = self.request.client
+        return bool(client.policies.policy(client.record.channel).refresh_rotation)
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential:
         client: OAuthClient = self.request.client
-        row = self.server.services.tokens.rotate_refresh(refresh_token, client.get_client_id())
+        row = self.server.services.tokens.rotate_refresh(
+            refresh_token, client.get_client_id(), rotate=self._rotates())
         if row is None:
             raise InvalidGrantError("the refresh token is invalid, expired or revoked, "
                                     "or was issued to another client")

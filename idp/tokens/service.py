@@ -178,15 +178,23 @@ class TokenService:
                                claims=claims)
 
     # -- refresh rotation ---------------------------------------------------------------
-    def rotate_refresh(self, value: str, client_id: str) -> Token | None:
+    def rotate_refresh(self, value: str, client_id: str, *, rotate: bool = True) -> Token | None:
         """Atomically mark a refresh token used and return its record; None when invalid.
 
-        A second use of a rotated token is reuse: the family is revoked and audited.
+        A second use of a rotated token is reuse: the family is revoked and audited. With
+        ``rotate=False`` (a channel whose policy turns rotation off) the token is only checked
+        and stays usable until it expires or is revoked.
         """
         if not value or len(value) > 256:
             return None
         digest = _digest(value)
         now = to_datetime(self._clock())
+        if not rotate:
+            with self._sessions() as session:
+                return session.scalar(select(Token).where(
+                    Token.refresh_digest == digest, Token.client_id == client_id,
+                    Token.rotated_at.is_(None), Token.revoked_at.is_(None),
+                    Token.refresh_expires_at > now))
         with self._sessions.begin() as session:
             result = session.execute(
                 update(Token)
