@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
+from tests.e2e.device_parties import STRICT_LIMIT, STRICT_TTL, Terminal
 from tests.e2e.oidc_client import RelyingParty
 from tests.e2e.useragent import UserAgent
-from tests.fixtures.server import IdpServer
+from tests.fixtures.server import IdpServer, launch
 
 
 @pytest.fixture
@@ -52,3 +53,26 @@ def register(idp_server: IdpServer) -> Callable[..., RelyingParty]:
 def rp(register: Callable[..., RelyingParty]) -> RelyingParty:
     """The module's confidential website client (client_secret_basic, no consent page)."""
     return register()
+
+
+# -- device-grant fixtures ---------------------------------------------------------------
+@pytest.fixture
+def terminal(idp_server: IdpServer) -> Terminal:
+    return Terminal.demo(idp_server)
+
+
+@pytest.fixture(scope="module")
+def strict_server(idp_server: IdpServer, request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpServer]:
+    """A second server on idp_server's stack: short device codes, low guessing limits."""
+    extra = {"IDP_DEVICE_DEVICE_CODE_TTL": str(STRICT_TTL),
+             "IDP_DEVICE_USER_CODE_FAILURES": str(STRICT_LIMIT), "IDP_PROXY_HOPS": "1"}
+    if idp_server.stack == "pg-redis":
+        pg = request.getfixturevalue("postgres_server")
+        extra.update(IDP_DATABASE_URL=pg.create_database(f"device_{uuid.uuid4().hex[:8]}"),
+                     IDP_REDIS_URL=request.getfixturevalue("redis_server").url,
+                     IDP_REDIS_PREFIX=f"dev{uuid.uuid4().hex[:6]}:")
+    server = launch(tmp_path_factory.mktemp(f"device-{idp_server.stack}"), idp_server.stack,
+                    extra)
+    yield server
+    server.stop()
