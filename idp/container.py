@@ -26,7 +26,7 @@ from idp.identity import IdNumberProtector, load_identity_keys
 from idp.keys import KeyService
 from idp.oidc.device_flow import DeviceFlow
 from idp.oidc.user_code_throttle import UserCodeThrottle
-from idp.sessions import SessionService
+from idp.sessions import SessionEnding, SessionService
 from idp.sessions.qr import QrLoginService
 from idp.store.db import create_db_engine, create_session_factory
 from idp.store.ephemeral import EphemeralStore, create_ephemeral_store
@@ -49,6 +49,7 @@ class Services:
     policies: ChannelPolicies
     consents: ConsentService
     sso: SessionService
+    session_ending: SessionEnding
     codes: CodeStore
     tokens: TokenService
     device: DeviceFlow
@@ -83,14 +84,19 @@ def build_services(settings: Settings, *, create_keys: bool = False,
     rl = settings.ratelimit
     throttle = LoginThrottle(ephemeral, account_limit=rl.account_failures,
                              ip_limit=rl.ip_failures, window=rl.window)
-    accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
-                              throttle=throttle, audit=audit, clock=clock)
     policies = ChannelPolicies(settings.channels, settings.token_exchange)
     clients = ClientService(sessions, audit=audit, policies=policies, clock=clock,
                             production=settings.production,
                             default_id_token_alg=settings.keys.id_token_alg)
     tok = settings.tokens
     sso = SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl, clock=clock)
+    tokens = TokenService(sessions, keys, audit, issuer=settings.issuer,
+                          access_alg=settings.keys.access_token_alg, policies=policies,
+                          clock=clock)
+    session_ending = SessionEnding(sso, tokens, audit)
+    accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
+                              throttle=throttle, audit=audit, clock=clock,
+                              session_ending=session_ending)
     dev = settings.device
     device = DeviceFlow(ephemeral, sso=sso, audit=audit, ttl=dev.device_code_ttl,
                         interval=dev.interval, clock=clock,
@@ -104,9 +110,8 @@ def build_services(settings: Settings, *, create_keys: bool = False,
         sso=sso,
         codes=CodeStore(ephemeral, ttl=tok.authorization_code_ttl,
                         used_memory=tok.used_code_memory),
-        tokens=TokenService(sessions, keys, audit, issuer=settings.issuer,
-                            access_alg=settings.keys.access_token_alg, policies=policies,
-                            clock=clock),
+        tokens=tokens,
+        session_ending=session_ending,
         device=device,
         qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),
         delegations=DelegationService(sessions, accounts=accounts, audit=audit, clock=clock),

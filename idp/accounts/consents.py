@@ -21,6 +21,13 @@ class ConsentService:
                                                        Consent.client_id == client_id))
         return set(row.scopes) if row else None
 
+    def for_account(self, account_id: str) -> list[Consent]:
+        """Every consent the citizen gave, most recent first (the account centre lists them)."""
+        with self._sessions() as session:
+            return list(session.scalars(
+                select(Consent).where(Consent.account_id == account_id)
+                .order_by(Consent.granted_at.desc(), Consent.client_id)))
+
     def grant(self, account_id: str, client_id: str, scopes: set[str]) -> None:
         """Add scopes to the consent (earlier grants stay)."""
         now = to_datetime(self._clock())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,9 @@ from idp.errors import (
 )
 from idp.identity import IdNumberProtector, parse_id_number
 from idp.store.models import Account
+
+if TYPE_CHECKING:
+    from idp.sessions.ending import SessionEnding
 
 _PHONE = re.compile(r"^1[3-9]\d{9}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -85,6 +89,7 @@ class AccountService:
         throttle: LoginThrottle,
         audit: AuditTrail,
         clock: Clock = system_clock,
+        session_ending: SessionEnding | None = None,
     ) -> None:
         self._sessions = sessions
         self._protector = protector
@@ -93,6 +98,7 @@ class AccountService:
         self._throttle = throttle
         self._audit = audit
         self._clock = clock
+        self._ending = session_ending
 
     # -- registration -------------------------------------------------------------------
     def register(self, reg: Registration, *, ip: str | None = None,
@@ -205,6 +211,52 @@ class AccountService:
         self._audit.record(account.id, "account:login:success", subject=account.id, ip=ip,
                            extra={"method": "pwd"})
         return account
+
+    # -- password change ----------------------------------------------------------------
+    def change_password(self, account_id: str, current: str, new: str, *,
+                        end_other_sessions: bool, keep_sid: str | None,
+                        ip: str | None = None) -> int:
+        """Change a signed-in citizen's password; returns how many other sessions were ended.
+
+        Pipeline: throttle (the current password is a secret like any other) → verify the
+        current password → new-password policy (as at registration) → store → audit
+        ``account:password:change`` → optionally end every other session of the account,
+        revoking their tokens. Raises RateLimited, AuthenticationFailed, ValidationError;
+        nothing is changed when it raises."""
+        account = self.get(account_id)
+        if account is None:
+            raise AuthenticationFailed("the account no longer exists")
+        try:
+            self._throttle.check_ip(ip)
+            self._throttle.check_subject(account.id)
+        except RateLimited as exc:
+            self._audit.record(account.id, "account:password:throttled", subject=account.id,
+                               ip=ip, extra={"limit": exc.code})
+            raise
+        if not self._hasher.verify(account.password_hash, current or ""):
+            self._throttle.failed(account.id, ip)
+            self._audit.record(account.id, "account:password:failure", subject=account.id,
+                               ip=ip, extra={"reason": "bad_current_password"})
+            raise AuthenticationFailed("the current password is not correct",
+                                       code="auth.current_password")
+        self._throttle.succeeded(account.id)
+        self._hasher.check_policy(new, forbidden=(self.reveal_id_number(account), account.phone))
+        now = to_datetime(self._clock())
+        with self._sessions.begin() as session:
+            row = session.get(Account, account.id)
+            if row is None:
+                raise AuthenticationFailed("the account no longer exists")
+            row.password_hash = self._hasher.hash(new)
+            row.password_changed_at = now
+            row.updated_at = now
+        self._audit.record(account.id, "account:password:change", subject=account.id, ip=ip,
+                           extra={"end_other_sessions": end_other_sessions})
+        if not end_other_sessions:
+            return 0
+        if self._ending is None:
+            raise RuntimeError("AccountService was built without session_ending")
+        return len(self._ending.end_others(account.id, keep_sid, by="citizen", ip=ip,
+                                           reason="password_change"))
 
     def get(self, account_id: str) -> Account | None:
         with self._sessions() as session:

@@ -1,4 +1,5 @@
-"""Discovery metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3).
+"""Discovery metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3; the
+revocation and introspection members of RFC 8414 §2).
 
 Static between deployments: built once at start-up and served as pre-serialised bytes with an
 ETag (DESIGN.md §5).
@@ -13,6 +14,7 @@ from typing import Any
 
 from idp.config import Settings
 from idp.config.settings import DEVICE_CODE, TOKEN_EXCHANGE
+from idp.oidc import introspection, revocation
 from idp.oidc.claims import CLAIMS_SUPPORTED
 
 ACR_VALUES = ["L1"]
@@ -27,6 +29,9 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "device_authorization_endpoint": f"{iss}/device_authorization",
         "userinfo_endpoint": f"{iss}/userinfo",
         "jwks_uri": f"{iss}/jwks.json",
+        "revocation_endpoint": f"{iss}/revoke",
+        "introspection_endpoint": f"{iss}/introspect",
+        "end_session_endpoint": f"{iss}/end_session",  # RP-Initiated Logout 1.0 §2.1
         "scopes_supported": ["openid", "profile", "phone", "email", "address", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -39,6 +44,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "claims_parameter_supported": False,
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": list(revocation.AUTH_METHODS),
+        "introspection_endpoint_auth_methods_supported": list(introspection.AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         "acr_values_supported": ACR_VALUES,

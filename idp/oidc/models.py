@@ -14,6 +14,7 @@ from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import as_aware
 from idp.sessions import SsoSession
 from idp.store.models import Account, Token
+from idp.tokens import PresentedToken
 
 
 def loopback_without_port(uri: str) -> str | None:
@@ -110,3 +111,29 @@ class RefreshCredential(TokenMixin):  # type: ignore[misc]
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None
+
+
+class IssuedToken(TokenMixin):  # type: ignore[misc]
+    """A token presented to the revocation or introspection endpoint (RFC 7009, RFC 7662)."""
+
+    def __init__(self, found: PresentedToken) -> None:
+        self.found = found
+
+    @property
+    def row(self) -> Token:
+        return self.found.row
+
+    def check_client(self, client: OAuthClient) -> bool:
+        return self.found.row.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.found.row.scope
+
+    def get_expires_in(self) -> int:
+        return 0
+
+    def is_expired(self) -> bool:
+        return self.found.expired
+
+    def is_revoked(self) -> bool:
+        return self.found.revoked

@@ -28,7 +28,9 @@ from idp.oidc.grants import (
     RefreshTokenGrant,
     S256CodeChallenge,
 )
+from idp.oidc.introspection import IntrospectionEndpoint
 from idp.oidc.models import OAuthClient
+from idp.oidc.revocation import RevocationEndpoint
 from idp.oidc.token_exchange import TokenExchangeGrant
 
 
@@ -118,5 +120,7 @@ def create_authorization_server(services: Services) -> AuthorizationServer:
     server.register_grant(DeviceCodeGrant, [OpenIDToken(server)])
     server.register_endpoint(DeviceAuthorizationEndpoint(server))
     server.register_grant(TokenExchangeGrant)
+    server.register_endpoint(RevocationEndpoint(server))
+    server.register_endpoint(IntrospectionEndpoint(server))
     server.register_extension(_Issuer(services.settings.issuer))
     return server

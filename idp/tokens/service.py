@@ -5,7 +5,8 @@ client_id scope channel sid auth_time acr``, and ``act`` when someone acts for t
 RFC 8693 §4.1), verifiable by any resource server from the JWKS alone; the
 IdP also keeps a row per issuance (by ``jti``) so it can revoke them. Refresh tokens are opaque,
 stored as SHA-256 digests, and rotate on every use: presenting a rotated one again is reuse and
-revokes the whole family (RFC 9700 §4.14.2).
+revokes the whole family (RFC 9700 §4.14.2). :meth:`TokenService.find` matches a presented token
+to its record whatever its state, for revocation (RFC 7009) and introspection (RFC 7662).
 """
 
 from __future__ import annotations
@@ -60,6 +61,24 @@ class AccessTokenInfo:
     scope: str
     sid: str | None
     claims: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PresentedToken:
+    """A token presented back to the IdP (RFC 7009, RFC 7662), matched to its issuance record
+    whatever its state. ``claims`` are a verified access token's; empty for a refresh token."""
+
+    kind: str  # "access_token" | "refresh_token" (the RFC 7009 §2.1 token type hint values)
+    row: Token
+    claims: dict[str, Any]
+    expires_at: int
+    expired: bool
+
+    @property
+    def revoked(self) -> bool:
+        """Revoked, or — a refresh token — already rotated: used once, it is spent."""
+        return self.row.revoked_at is not None or (
+            self.kind == "refresh_token" and self.row.rotated_at is not None)
 
 
 class TokenService:
@@ -153,8 +172,8 @@ class TokenService:
             self._verify_keys = cached
         return cached[1]
 
-    def validate_access_token(self, value: str) -> AccessTokenInfo | None:
-        """Signature, issuer, type and expiry, then the revocation record. None if invalid."""
+    def _access_claims(self, value: str) -> dict[str, Any] | None:
+        """The claims of one of our access tokens (signature, type, issuer), expired or not."""
         if not value or len(value) > 4096:
             return None
         try:
@@ -164,10 +183,16 @@ class TokenService:
         if decoded.header.get("typ") != "at+jwt":
             return None
         claims = dict(decoded.claims)
-        now = self._clock()
         if claims.get("iss") != self._issuer or not isinstance(claims.get("exp"), int):
             return None
-        if claims["exp"] <= now or not isinstance(claims.get("jti"), str):
+        if not isinstance(claims.get("jti"), str):
+            return None
+        return claims
+
+    def validate_access_token(self, value: str) -> AccessTokenInfo | None:
+        """Signature, issuer, type and expiry, then the revocation record. None if invalid."""
+        claims = self._access_claims(value)
+        if claims is None or claims["exp"] <= self._clock():
             return None
         with self._sessions() as session:
             row = session.scalar(select(Token).where(Token.access_jti == claims["jti"]))
@@ -176,6 +201,39 @@ class TokenService:
         return AccessTokenInfo(jti=row.access_jti, client_id=row.client_id,
                                account_id=row.account_id, scope=row.scope, sid=row.sid,
                                claims=claims)
+
+    def find(self, value: str, hint: str | None = None) -> PresentedToken | None:
+        """The issuance a presented token belongs to — revoked, rotated or expired alike — or
+        None when it is not one of ours. The hint only orders the look-ups (RFC 7009 §2.1)."""
+        kinds = ("refresh_token", "access_token") if hint == "refresh_token" else (
+            "access_token", "refresh_token")
+        for kind in kinds:
+            found = self._find_access(value) if kind == "access_token" else \
+                self._find_refresh(value)
+            if found is not None:
+                return found
+        return None
+
+    def _find_access(self, value: str) -> PresentedToken | None:
+        claims = self._access_claims(value)
+        if claims is None:
+            return None
+        with self._sessions() as session:
+            row = session.scalar(select(Token).where(Token.access_jti == claims["jti"]))
+        if row is None:
+            return None
+        exp = int(claims["exp"])
+        return PresentedToken("access_token", row, claims, exp, exp <= self._clock())
+
+    def _find_refresh(self, value: str) -> PresentedToken | None:
+        if not value or len(value) > 256:
+            return None
+        with self._sessions() as session:
+            row = session.scalar(select(Token).where(Token.refresh_digest == _digest(value)))
+        if row is None or row.refresh_expires_at is None:
+            return None
+        exp = int(as_aware(row.refresh_expires_at).timestamp())
+        return PresentedToken("refresh_token", row, {}, exp, exp <= self._clock())
 
     # -- refresh rotation ---------------------------------------------------------------
     def rotate_refresh(self, value: str, client_id: str, *, rotate: bool = True) -> Token | None:
@@ -222,6 +280,10 @@ class TokenService:
                 .values(revoked_at=now, revoked_reason=reason)
             )
             return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def revoke_issuance(self, access_jti: str, *, reason: str) -> int:
+        """Revoke one issuance: its access token and the refresh token issued with it."""
+        return self._revoke_where(Token.access_jti == access_jti, reason=reason)
 
     def revoke_family(self, family_id: str, *, reason: str) -> int:
         return self._revoke_where(Token.family_id == family_id, reason=reason)

@@ -78,6 +78,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.register_blueprint(qr.bp)
     app.register_blueprint(qr.api)
     csrf.exempt(qr.api)
+    from idp.web.views import logout
+
+    app.register_blueprint(logout.bp)
     security.install(app, production=settings.production)
     errors.install(app)
     return app

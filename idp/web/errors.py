@@ -13,8 +13,9 @@ from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("idp.web")
 
-JSON_ENDPOINTS = ("/token", "/userinfo", "/jwks.json", "/.well-known/", "/device_authorization",
-                  "/api/device", "/api/qr/", "/qr/start", "/qr/status", "/qr/complete")
+JSON_ENDPOINTS = ("/token", "/revoke", "/introspect", "/userinfo", "/jwks.json", "/.well-known/",
+                  "/device_authorization", "/api/device", "/api/qr/", "/qr/start", "/qr/status",
+                  "/qr/complete")
 
 
 def _wants_json() -> bool:

@@ -22,7 +22,8 @@ REQUIRED = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri",
             "response_types_supported", "subject_types_supported",
             "id_token_signing_alg_values_supported")
 RECOMMENDED = ("userinfo_endpoint", "scopes_supported", "claims_supported")
-ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri")
+ENDPOINTS = ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
+             "revocation_endpoint", "introspection_endpoint")
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
@@ -95,6 +96,10 @@ def test_endpoints_answer(metadata: dict[str, Any]) -> None:
     assert authorize.status_code == 400 and "Location" not in authorize.headers
     token = requests.post(metadata["token_endpoint"], data={}, timeout=10)
     assert token.status_code in (400, 401) and "error" in token.json()
+    for name in ("revocation_endpoint", "introspection_endpoint"):  # RFC 7009, RFC 7662
+        unauthenticated = requests.post(metadata[name], data={"token": "x"}, timeout=10)
+        assert unauthenticated.status_code == 401, name
+        assert unauthenticated.json()["error"] == "invalid_client", name
     userinfo = requests.get(metadata["userinfo_endpoint"], timeout=10)
     assert userinfo.status_code == 401
     assert userinfo.headers["WWW-Authenticate"].startswith("Bearer")

@@ -3,11 +3,13 @@ family-wide reuse detection, and revocation by code, family and session."""
 
 from __future__ import annotations
 
+import time
+
 from joserfc import jwt
 from sqlalchemy import select
 
 from idp.store.models import AuditEvent
-from idp.tokens import IssueContext
+from idp.tokens import IssueContext, TokenService
 from tests.factories import make_citizen, make_client
 
 
@@ -76,3 +78,38 @@ def test_revoke_by_code_and_by_sid(services):
     assert services.tokens.validate_access_token(b["access_token"]) is not None
     assert services.tokens.revoke_sid("sid-1") == 1
     assert services.tokens.validate_access_token(b["access_token"]) is None
+
+
+def test_find_matches_either_kind_whatever_its_state(services):
+    """RFC 7009 / RFC 7662 look-up: by JWT (jti) or by refresh digest, revoked or not; the
+    hint only orders the look-ups; anything not ours is None."""
+    citizen, client = make_citizen(services), make_client(services)
+    token = services.tokens.issue(_ctx(services, client.client_id, citizen.sub))
+    for hint in (None, "access_token", "refresh_token", "banana"):
+        access = services.tokens.find(token["access_token"], hint)
+        refresh = services.tokens.find(token["refresh_token"], hint)
+        assert access.kind == "access_token" and access.claims["sub"] == citizen.sub
+        assert refresh.kind == "refresh_token" and refresh.claims == {}
+        assert access.row.id == refresh.row.id
+        assert not access.expired and not access.revoked and not refresh.revoked
+    for junk in ("", "garbage", "a.b.c", "x" * 5000):
+        assert services.tokens.find(junk) is None
+
+    services.tokens.rotate_refresh(token["refresh_token"], client.client_id)
+    assert services.tokens.find(token["refresh_token"]).revoked  # used: spent
+    assert not services.tokens.find(token["access_token"]).revoked
+    assert services.tokens.revoke_issuance(access.row.access_jti, reason="test") == 1
+    assert services.tokens.find(token["access_token"]).revoked
+    assert services.tokens.validate_access_token(token["access_token"]) is None
+
+
+def test_find_reports_expiry(services):
+    citizen, client = make_citizen(services), make_client(services)
+    token = services.tokens.issue(_ctx(services, client.client_id, citizen.sub))
+    s = services.settings
+    later = TokenService(services.sessions, services.keys, services.audit, issuer=s.issuer,
+                         access_alg=s.keys.access_token_alg, policies=services.policies,
+                         clock=lambda: time.time() + s.channels.website.access_token_ttl + 1)
+    assert later.find(token["access_token"]).expired
+    assert not later.find(token["refresh_token"]).expired
+    assert later.validate_access_token(token["access_token"]) is None

@@ -11,8 +11,16 @@ TRANSLATIONS = Path(__file__).resolve().parents[2] / "idp" / "web" / "translatio
 
 
 def _catalog(path: Path) -> dict[str, str]:
+    """msgid → translation; a plural entry is keyed by its singular and joins its forms."""
+    out = {}
     with path.open("rb") as fh:
-        return {m.id: m.string for m in read_po(fh) if m.id}
+        for m in read_po(fh):
+            if not m.id:
+                continue
+            key = m.id[0] if isinstance(m.id, tuple) else m.id
+            value = " | ".join(m.string) if isinstance(m.string, tuple) else m.string
+            out[key] = value if all(m.string) or not isinstance(m.string, tuple) else ""
+    return out
 
 
 def test_every_message_is_translated_to_chinese():

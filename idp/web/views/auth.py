@@ -23,6 +23,7 @@ from idp.oidc.models import Principal
 from idp.web.browser_binding import browser_secret
 from idp.web.messages import error_message
 from idp.web.principal import CitizenUser, services
+from idp.web.session_end import end_browser_session
 
 bp = Blueprint("auth", __name__)
 
@@ -113,13 +114,5 @@ def register() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    if current_user.is_authenticated:
-        svc = services()
-        sid = current_user.principal.session.sid
-        ended = svc.sso.end(sid)
-        if ended is not None:
-            svc.tokens.revoke_sid(sid)
-            svc.audit.record(ended.account_id, "session:end:success", subject=ended.account_id,
-                             ip=request.remote_addr, extra={"by": "citizen"})
-        logout_user()
+    end_browser_session(by="citizen")
     return redirect(url_for("auth.login"))

@@ -1,5 +1,6 @@
-"""OIDC endpoints: discovery, JWKS, authorization, token, userinfo. Views stay thin: they parse,
-call the Authlib server or the pipeline in ``idp.oidc.authorize``, and render or redirect."""
+"""OIDC endpoints: discovery, JWKS, authorization, token, revocation, introspection, userinfo.
+Views stay thin: they parse, call the Authlib server or the pipeline in ``idp.oidc.authorize``,
+and render or redirect."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError as CsrfInvalid
 
 from idp.oidc import authorize as pipeline
+from idp.oidc.introspection import IntrospectionEndpoint
+from idp.oidc.revocation import RevocationEndpoint
 from idp.oidc.server import AuthorizationServer
 from idp.oidc.userinfo import userinfo_response
 from idp.web.errors import error_page
@@ -201,6 +204,18 @@ def _forget_reauth() -> None:
 @bp.post("/token")
 def token() -> Any:
     return _server().create_token_response()
+
+
+@bp.post("/revoke")
+def revoke() -> Any:
+    """RFC 7009 (idp.oidc.revocation)."""
+    return _server().create_endpoint_response(RevocationEndpoint.ENDPOINT_NAME)
+
+
+@bp.post("/introspect")
+def introspect() -> Any:
+    """RFC 7662 (idp.oidc.introspection)."""
+    return _server().create_endpoint_response(IntrospectionEndpoint.ENDPOINT_NAME)
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])

@@ -1,0 +1,90 @@
+"""Ending SSO sessions: the one place that ends a session, revokes every token issued under its
+``sid`` (all channels, DESIGN.md §2) and audits ``session:end:success``.
+
+Sign-out, the citizen's account centre, a password change and (later) RP-initiated logout and
+staff actions all end sessions through :class:`SessionEnding`, so none of them can forget the
+token revocation or the audit entry. Back-channel logout fan-out belongs here too, after the
+revocation: the ended :class:`SsoSession` is returned with the clients that took part.
+
+Collaborators are passed in explicitly (no Flask): the session store, the token service and the
+audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Protocol
+
+from idp.errors import NotFound
+from idp.sessions.service import SsoSession
+
+
+class _Sessions(Protocol):
+    def get(self, sid: str | None) -> SsoSession | None: ...
+    def end(self, sid: str) -> SsoSession | None: ...
+    def for_account(self, account_id: str) -> list[SsoSession]: ...
+
+
+class _Tokens(Protocol):
+    def revoke_sid(self, sid: str, *, reason: str = ...) -> int: ...
+
+
+class _Audit(Protocol):
+    def record(self, actor: str, tag: str, *, subject: str | None = ...,
+               client_id: str | None = ..., ip: str | None = ...,
+               extra: dict[str, Any] | None = ...) -> int: ...
+
+
+def session_ref(sid: str) -> str:
+    """A short opaque name for a session, for forms and pages: the sid itself is never shown,
+    and the ref cannot be turned back into it."""
+    return hashlib.sha256(b"sso-ref:" + sid.encode()).hexdigest()[:16]
+
+
+class SessionEnding:
+    def __init__(self, sso: _Sessions, tokens: _Tokens, audit: _Audit) -> None:
+        self._sso = sso
+        self._tokens = tokens
+        self._audit = audit
+
+    def end(self, sid: str, *, by: str, actor: str | None = None, ip: str | None = None,
+            client_id: str | None = None, reason: str = "logout") -> SsoSession | None:
+        """End one session, revoke its tokens, audit. None when it had already ended.
+
+        ``by`` says who ended it (``citizen``, ``staff``, ``rp``); ``actor`` defaults to the
+        session's own account; ``client_id`` is the relying party that asked, when one did."""
+        ended = self._sso.end(sid)
+        if ended is None:
+            return None
+        self._tokens.revoke_sid(sid, reason=reason)
+        extra = {"by": by} if reason == "logout" else {"by": by, "reason": reason}
+        self._audit.record(actor or ended.account_id, "session:end:success",
+                           subject=ended.account_id, client_id=client_id, ip=ip, extra=extra)
+        return ended
+
+    def end_for_account(self, account_id: str, ref: str, *, ip: str | None = None
+                        ) -> SsoSession:
+        """The citizen ends one of their own sessions, named by :func:`session_ref`.
+
+        Raises NotFound (and audits ``session:end:refused``) when no session of this account
+        has that ref: another citizen's session is never ended from here."""
+        target = next((s for s in self._sso.for_account(account_id)
+                       if s.account_id == account_id and session_ref(s.sid) == ref), None)
+        ended = self.end(target.sid, by="citizen", actor=account_id, ip=ip) if target else None
+        if ended is None:
+            self._audit.record(account_id, "session:end:refused", subject=account_id, ip=ip,
+                               extra={"by": "citizen"})
+            raise NotFound("no such session of this account", code="session.not_found")
+        return ended
+
+    def end_others(self, account_id: str, keep_sid: str | None, *, by: str = "citizen",
+                   ip: str | None = None, reason: str = "logout") -> list[SsoSession]:
+        """End every session of the account except ``keep_sid`` (the current browser's)."""
+        ended = []
+        for session in self._sso.for_account(account_id):
+            if session.sid == keep_sid:
+                continue
+            done = self.end(session.sid, by=by, actor=account_id, ip=ip, reason=reason)
+            if done is not None:
+                ended.append(done)
+        return ended
