@@ -11,7 +11,7 @@ import pytest
 from tests.e2e.device_parties import STRICT_LIMIT, STRICT_TTL, Terminal
 from tests.e2e.oidc_client import RelyingParty
 from tests.e2e.useragent import UserAgent
-from tests.fixtures.server import IdpServer, launch
+from tests.fixtures.server import IdpServer, launch_on_stack
 
 
 @pytest.fixture
@@ -67,12 +67,7 @@ def strict_server(idp_server: IdpServer, request: pytest.FixtureRequest,
     """A second server on idp_server's stack: short device codes, low guessing limits."""
     extra = {"IDP_DEVICE_DEVICE_CODE_TTL": str(STRICT_TTL),
              "IDP_DEVICE_USER_CODE_FAILURES": str(STRICT_LIMIT), "IDP_PROXY_HOPS": "1"}
-    if idp_server.stack == "pg-redis":
-        pg = request.getfixturevalue("postgres_server")
-        extra.update(IDP_DATABASE_URL=pg.create_database(f"device_{uuid.uuid4().hex[:8]}"),
-                     IDP_REDIS_URL=request.getfixturevalue("redis_server").url,
-                     IDP_REDIS_PREFIX=f"dev{uuid.uuid4().hex[:6]}:")
-    server = launch(tmp_path_factory.mktemp(f"device-{idp_server.stack}"), idp_server.stack,
-                    extra)
+    server = launch_on_stack(request, tmp_path_factory.mktemp(f"device-{idp_server.stack}"),
+                             idp_server.stack, extra)
     yield server
     server.stop()

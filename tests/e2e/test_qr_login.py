@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,7 +16,7 @@ from sqlalchemy import create_engine, text
 from idp.sessions.qr import fingerprint
 from tests.e2e.citizen_app import CitizenApp, QrBrowser
 from tests.e2e.useragent import AuthResponse, UserAgent
-from tests.fixtures.server import IdpServer, launch
+from tests.fixtures.server import IdpServer, launch_on_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -290,15 +289,8 @@ def test_a_phone_camera_gets_a_pointer_to_the_app(idp_server):
 @pytest.fixture(scope="module")
 def short_ttl_server(idp_server, tmp_path_factory, request):
     """A second IdP on the same stack whose QR codes live SHORT_TTL seconds."""
-    extra = {"IDP_QR_TICKET_TTL": str(SHORT_TTL)}
-    if idp_server.stack == "pg-redis":
-        pg = request.getfixturevalue("postgres_server")
-        redis_server = request.getfixturevalue("redis_server")
-        extra.update({"IDP_DATABASE_URL": pg.create_database(f"qr_{uuid.uuid4().hex[:8]}"),
-                      "IDP_REDIS_URL": redis_server.url,
-                      "IDP_REDIS_PREFIX": f"qr{uuid.uuid4().hex[:6]}:"})
-    server = launch(tmp_path_factory.mktemp(f"idp-qr-{idp_server.stack}"), idp_server.stack,
-                    extra)
+    server = launch_on_stack(request, tmp_path_factory.mktemp(f"idp-qr-{idp_server.stack}"),
+                             idp_server.stack, {"IDP_QR_TICKET_TTL": str(SHORT_TTL)})
     yield server
     server.stop()
 

@@ -7,25 +7,17 @@ channel, the refresh token stays valid and no new one is issued.
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.e2e.oidc_client import RelyingParty
 from tests.e2e.useragent import UserAgent
-from tests.fixtures.server import launch
+from tests.fixtures.server import launch_on_stack
 
 
 @pytest.fixture(params=["embedded", "pg-redis"])
 def no_rotation_server(request, tmp_path):
-    extra = {"IDP_CHANNELS_WEBSITE_REFRESH_ROTATION": "false"}
-    if request.param == "pg-redis":
-        pg = request.getfixturevalue("postgres_server")
-        redis_server = request.getfixturevalue("redis_server")
-        extra |= {"IDP_DATABASE_URL": pg.create_database(f"rot_{uuid.uuid4().hex[:8]}"),
-                  "IDP_REDIS_URL": redis_server.url,
-                  "IDP_REDIS_PREFIX": f"rot{uuid.uuid4().hex[:6]}:"}
-    server = launch(tmp_path, request.param, extra)
+    server = launch_on_stack(request, tmp_path, request.param,
+                             {"IDP_CHANNELS_WEBSITE_REFRESH_ROTATION": "false"})
     yield server
     server.stop()
 

@@ -4,25 +4,16 @@ to a portal silently (``prompt=none``) with the same ``sid``."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from tests.e2e.oidc_client import RelyingParty
 from tests.e2e.useragent import UserAgent
-from tests.fixtures.server import free_port, launch
+from tests.fixtures.server import free_port, launch_on_stack
 
 
 @pytest.fixture(params=["embedded", "pg-redis"])
 def restartable(request, tmp_path):
-    extra: dict[str, str] = {}
-    if request.param == "pg-redis":
-        pg = request.getfixturevalue("postgres_server")
-        redis_server = request.getfixturevalue("redis_server")
-        extra = {"IDP_DATABASE_URL": pg.create_database(f"restart_{uuid.uuid4().hex[:8]}"),
-                 "IDP_REDIS_URL": redis_server.url,
-                 "IDP_REDIS_PREFIX": f"restart{uuid.uuid4().hex[:6]}:"}
-    server = launch(tmp_path, request.param, extra)
+    server = launch_on_stack(request, tmp_path, request.param, None)
     yield server
     server.stop()
 
