@@ -300,5 +300,10 @@ class TokenService:
     def revoke_sid(self, sid: str, *, reason: str = "logout") -> int:
         return self._revoke_where(Token.sid == sid, reason=reason)
 
+    def revoke_for_client(self, account_id: str, client_id: str, *, reason: str) -> int:
+        """Every token one client holds for one citizen (consent withdrawn)."""
+        return self._revoke_where(Token.account_id == account_id, Token.client_id == client_id,
+                                  reason=reason)
+
     def is_expired(self, row: Token) -> bool:
         return as_aware(row.access_expires_at).timestamp() <= self._clock()

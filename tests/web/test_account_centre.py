@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from idp.sessions import session_ref
-from idp.tokens.service import IssueContext
+from idp.tokens import IssueContext
 from tests.factories import PASSWORD, make_citizen, make_client
 from tests.web.test_pages import CSRF, csrf
 
@@ -169,7 +169,12 @@ def test_someone_elses_session_is_refused_and_nothing_ended(client, second, serv
 
 def test_consents_are_listed_and_withdrawn(client, services, citizen):
     portal = make_client(services, name="Housing Portal")
+    other_portal = make_client(services, name="Tax Portal")
     services.consents.grant(citizen.sub, portal.client_id, {"openid", "profile", "phone"})
+    held = [services.tokens.issue(IssueContext(
+        client=services.clients.get(c.client_id), account_id=citizen.sub,
+        scope="openid profile offline_access", grant_type="authorization_code",
+        include_refresh=True, sid="s-consent")) for c in (portal, other_portal)]
     sign_in(client, citizen)
     html = page(client, "/account/consents")
     assert "Housing Portal" in html and "<caption>" in html
@@ -178,6 +183,10 @@ def test_consents_are_listed_and_withdrawn(client, services, citizen):
                        data={"csrf_token": csrf_from(html), "client_id": portal.client_id})
     assert resp.status_code == 302
     assert services.consents.granted(citizen.sub, portal.client_id) is None
+    # The portal's tokens for this citizen stop working; another portal's do not.
+    assert services.tokens.validate_access_token(held[0]["access_token"]) is None
+    assert services.tokens.rotate_refresh(held[0]["refresh_token"], portal.client_id) is None
+    assert services.tokens.validate_access_token(held[1]["access_token"]) is not None
     after = page(client, "/account/consents")
     assert "Permission withdrawn." in after and "Housing Portal" not in after
     event = services.audit.events(tag="consent:revoke:success")[0]
