@@ -14,9 +14,8 @@ from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
-from clients.website.config import LOOPBACK_HOSTS, ConfigError
+from clients.website.config import ConfigError, check_url
 
 __all__ = ["ConfigError", "check_url", "load_settings"]
 
@@ -77,15 +76,3 @@ def load_settings(
         if value is not None:
             values[key] = _coerce(types, key, value, "command line")
     return cls(**values)
-
-
-def check_url(key: str, url: str) -> str:
-    """An http(s) URL without query or fragment, ``https://`` unless loopback; no trailing /."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{key} must be an http(s) URL, got {url!r}")
-    if parts.query or parts.fragment:
-        raise ConfigError(f"{key} must not have a query or fragment")
-    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
-        raise ConfigError(f"{key} must use https:// unless it is a loopback address")
-    return url.rstrip("/")

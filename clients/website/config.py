@@ -108,7 +108,8 @@ def _from_file(path: str) -> dict[str, Any]:
     return _from_mapping(data, path)
 
 
-def _check_url(key: str, url: str) -> str:
+def check_url(key: str, url: str) -> str:
+    """An http(s) URL without query or fragment, ``https://`` unless loopback; no trailing /."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{key} must be an http(s) URL, got {url!r}")
@@ -131,8 +132,8 @@ def validate(config: PortalConfig) -> PortalConfig:
         raise ConfigError(f"port out of range: {config.port}")
     return replace(
         config,
-        issuer=_check_url("issuer", config.issuer),
-        base_url=_check_url("base_url", config.base_url),
+        issuer=check_url("issuer", config.issuer),
+        base_url=check_url("base_url", config.base_url),
         secret_key=config.secret_key or secrets.token_urlsafe(32),
     )
 

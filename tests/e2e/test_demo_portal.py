@@ -6,18 +6,13 @@ follows every redirect between them, as a person clicking through would.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.e2e.useragent import CSRF, _unescape
-from tests.fixtures.server import free_port
+from tests.fixtures.server import free_port, running_module
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -28,29 +23,11 @@ def portal(idp_server, tmp_path):
     base = f"http://127.0.0.1:{port}"
     client = idp_server.create_client("--name", "示例部门门户", "--channel", "website",
                                       "--redirect-uri", f"{base}/callback", "--skip-consent")
-    config = tmp_path / "portal.json"
-    config.write_text(json.dumps({"issuer": idp_server.url, "client_id": client["client_id"],
-                                  "client_secret": client["client_secret"], "base_url": base,
-                                  "port": port}))
-    log = open(tmp_path / "portal.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "clients.website", "--config", str(config)],
-                            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            env={k: v for k, v in os.environ.items()
-                                 if not k.startswith("PORTAL_")})
-    try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.1)
-        else:
-            raise AssertionError((tmp_path / "portal.log").read_text())
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
+    with running_module("clients.website", {
+            "issuer": idp_server.url, "client_id": client["client_id"],
+            "client_secret": client["client_secret"], "base_url": base, "port": port},
+            tmp_path) as url:
+        yield url
 
 
 def test_citizen_signs_in_to_the_portal_and_sees_verified_claims(idp_server, portal):

@@ -27,7 +27,7 @@ import pytest
 import requests
 
 from tests.e2e.useragent import UserAgent
-from tests.fixtures.server import IdpServer, free_port
+from tests.fixtures.server import IdpServer, free_port, running_module
 
 pytestmark = pytest.mark.e2e
 
@@ -291,29 +291,11 @@ def test_counter_signin_denied_in_the_app_exits_1(idp_server, app, signed_in, tm
 @pytest.fixture
 def miniprogram(idp_server: IdpServer, tmp_path: Path) -> Iterator[str]:
     creds = idp_server.demo["clients"]["miniprogram"]
-    port = free_port()
-    config = tmp_path / "miniprogram.json"
-    config.write_text(json.dumps({"issuer": idp_server.url, "client_id": creds["client_id"],
-                                  "client_secret": creds["client_secret"], "port": port}))
-    log = open(tmp_path / "miniprogram.log", "wb")  # noqa: SIM115 — closed below
-    proc = subprocess.Popen([sys.executable, "-m", "clients.miniprogram", "--config",
-                             str(config)], cwd=REPO, env=_env(), stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except (requests.ConnectionError, requests.Timeout):
-                time.sleep(0.1)
-        else:
-            raise AssertionError((tmp_path / "miniprogram.log").read_text())
+    with running_module("clients.miniprogram", {
+            "issuer": idp_server.url, "client_id": creds["client_id"],
+            "client_secret": creds["client_secret"], "port": free_port()},
+            tmp_path, env=_env()) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        log.close()
 
 
 def test_app_session_exchanged_for_a_miniprogram_session(
