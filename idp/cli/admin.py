@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from idp.accounts.services import Registration
-from idp.cli.output import CliError, emit, guarded, json_option, read_stdin_secret, services
+from idp.cli.output import CliError, emit, guarded, json_option, open_services, read_stdin_secret
 from idp.clients import NewClient
 from idp.store import migrate
 
@@ -17,13 +17,10 @@ from idp.store import migrate
 @guarded
 def init(as_json: bool) -> None:
     """Create or migrate the schema; create signing and identity keys if missing."""
-    svc = services(create_keys=True)
-    try:
+    with open_services(create_keys=True) as svc:
         migrate.upgrade(svc.engine)
         created = svc.keys.ensure_keys()
         revision = migrate.current_revision(svc.engine)
-    finally:
-        svc.close()
     emit(as_json, {"revision": revision, "created_keys": created},
          f"schema at revision {revision}; created keys: {', '.join(created) or 'none'}")
 
@@ -45,11 +42,8 @@ def registry_import(file: Path, as_json: bool) -> None:
         raise CliError(f"file not found: {file}") from None
     except UnicodeDecodeError:
         raise CliError(f"{file} is not UTF-8 text") from None
-    svc = services()
-    try:
+    with open_services() as svc:
         count = svc.table_registry.import_csv(text)
-    finally:
-        svc.close()
     emit(as_json, {"imported": count}, f"imported {count} registry entries")
 
 
@@ -70,13 +64,10 @@ def accounts_create(id_number: str, name: str, phone: str, password_stdin: bool,
                     as_json: bool) -> None:
     """Create a citizen account; the name must match the population registry."""
     password = read_stdin_secret()
-    svc = services()
-    try:
+    with open_services() as svc:
         account = svc.accounts.register(
             Registration(id_number=id_number, name=name, phone=phone, password=password),
             actor="cli")
-    finally:
-        svc.close()
     emit(as_json, {"sub": account.id, "id_number": account.id_number_masked,
                    "name": account.name},
          f"created account {account.id} for {account.id_number_masked}")
@@ -108,15 +99,12 @@ def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
                    client_id: str | None, as_json: bool) -> None:
     """Register a client; prints client_id and, for confidential clients, client_secret."""
     scope_list = tuple(s for item in scopes for s in item.split())
-    svc = services()
-    try:
+    with open_services() as svc:
         record, secret = svc.clients.create(NewClient(
             name=name, channel=channel, redirect_uris=redirect_uris,
             post_logout_redirect_uris=post_logout, backchannel_logout_uri=backchannel_logout_uri,
             scopes=scope_list, skip_consent=skip_consent, id_token_signed_response_alg=id_token_alg,
             client_id=client_id))
-    finally:
-        svc.close()
     data = {"client_id": record.client_id, "channel": record.channel,
             "client_type": record.client_type,
             "token_endpoint_auth_method": record.token_endpoint_auth_method,
@@ -135,12 +123,9 @@ def keys() -> None:
 @json_option
 @guarded
 def keys_list(as_json: bool) -> None:
-    svc = services()
-    try:
+    with open_services() as svc:
         rows = [{"kid": k.kid, "alg": k.alg, "state": k.state,
                  "created_at": k.created_at.isoformat()} for k in svc.keys.list_keys()]
-    finally:
-        svc.close()
     emit(as_json, {"keys": rows},
          "\n".join(f"{r['kid']}  {r['alg']}  {r['state']}  {r['created_at']}" for r in rows))
 
@@ -155,11 +140,8 @@ def audit() -> None:
 @guarded
 def audit_verify(as_json: bool) -> None:
     """Check the hash chain; exit 1 and name the first broken entry when it was tampered with."""
-    svc = services()
-    try:
+    with open_services() as svc:
         result = svc.audit.verify()
-    finally:
-        svc.close()
     data = {"ok": result.ok, "checked": result.checked, "head": result.head,
             "broken_at": result.broken_at, "reason": result.reason}
     if result.ok:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from idp.accounts.delegations import DEFAULT_DAYS, MAX_DAYS
-from idp.cli.output import emit, guarded, json_option, services
+from idp.cli.output import emit, guarded, json_option, open_services
 from idp.store.models import Account, Delegation
 
 _CITIZEN = click.option("--citizen", required=True, metavar="ID_OR_PHONE",
@@ -42,13 +42,10 @@ def _describe(row: Delegation, citizen: Account, agent: Account) -> dict[str, An
 @guarded
 def grant(citizen: str, agent: str, days: int, as_json: bool) -> None:
     """Let AGENT act for CITIZEN (token exchange with the agent's token as actor_token)."""
-    svc = services()
-    try:
+    with open_services() as svc:
         principal = svc.delegations.find_account(citizen, role="citizen")
         delegate = svc.delegations.find_account(agent, role="agent")
         row = svc.delegations.grant(principal, delegate, days=days, actor="cli")
-    finally:
-        svc.close()
     data = _describe(row, principal, delegate)
     emit(as_json, data, f"delegation {row.id}: {delegate.id_number_masked} may act for "
                         f"{principal.id_number_masked} until {data['expires_at']}")
@@ -61,13 +58,10 @@ def grant(citizen: str, agent: str, days: int, as_json: bool) -> None:
 @guarded
 def revoke(citizen: str, agent: str, as_json: bool) -> None:
     """End AGENT's active delegation from CITIZEN."""
-    svc = services()
-    try:
+    with open_services() as svc:
         principal = svc.delegations.find_account(citizen, role="citizen")
         delegate = svc.delegations.find_account(agent, role="agent")
         row = svc.delegations.revoke(principal, delegate, actor="cli")
-    finally:
-        svc.close()
     emit(as_json, _describe(row, principal, delegate),
          f"delegation {row.id} revoked: {delegate.id_number_masked} may no longer act for "
          f"{principal.id_number_masked}")

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from idp.accounts.services import Registration
-from idp.cli.output import emit, guarded, json_option, services
+from idp.cli.output import emit, guarded, json_option, open_services
 from idp.clients import NewClient
 from idp.errors import Conflict
 
@@ -48,8 +48,7 @@ def _demo_clients() -> list[NewClient]:
 @guarded
 def seed_demo(as_json: bool) -> None:
     """Load demo citizens and one demo client per channel (development)."""
-    svc = services()
-    try:
+    with open_services() as svc:
         csv = "id_number,name\n" + "".join(f"{n},{name}\n" for n, name, _ in DEMO_CITIZENS)
         svc.table_registry.import_csv(csv)
         citizens = []
@@ -73,8 +72,6 @@ def seed_demo(as_json: bool) -> None:
             clients[record.channel] = {"client_id": record.client_id,
                                        "client_secret": secret,
                                        "redirect_uris": list(record.redirect_uris)}
-    finally:
-        svc.close()
     out = Path(svc.settings.data_dir) / "demo-clients.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

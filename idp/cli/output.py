@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -61,8 +62,14 @@ def settings() -> Settings:
     return load_settings()
 
 
-def services(*, create_keys: bool = False) -> Services:
-    return build_services(load_settings(), create_keys=create_keys)
+@contextmanager
+def open_services(*, create_keys: bool = False) -> Iterator[Services]:
+    """The services for one command, closed (connections released) when it ends."""
+    svc = build_services(load_settings(), create_keys=create_keys)
+    try:
+        yield svc
+    finally:
+        svc.close()
 
 
 def read_stdin_secret() -> str:
