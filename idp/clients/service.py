@@ -37,6 +37,7 @@ class NewClient:
     redirect_uris: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     backchannel_logout_uri: str | None = None
+    frontchannel_logout_uri: str | None = None
     scopes: tuple[str, ...] = ()
     skip_consent: bool = False
     id_token_signed_response_alg: str | None = None  # None: settings keys.id_token_alg
@@ -61,6 +62,7 @@ class ClientRecord:
     skip_consent: bool
     status: str
     secret_digest: str | None = field(repr=False, default=None)
+    frontchannel_logout_uri: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -84,6 +86,7 @@ class ClientRecord:
             id_token_signed_response_alg=row.id_token_signed_response_alg,
             skip_consent=row.skip_consent, status=row.status,
             secret_digest=row.secret_digest, extra=dict(row.extra or {}),
+            frontchannel_logout_uri=row.frontchannel_logout_uri,
         )
 
 
@@ -123,10 +126,10 @@ class ClientService:
         post_logout = tuple(check_redirect_uri(u, native=profile.native_redirects,
                                                allow_http_loopback=not self._production)
                             for u in new.post_logout_redirect_uris)
-        backchannel = None
-        if new.backchannel_logout_uri:
-            backchannel = check_redirect_uri(new.backchannel_logout_uri, native=False,
-                                             allow_http_loopback=not self._production)
+        backchannel, frontchannel = (
+            check_redirect_uri(uri, native=False, allow_http_loopback=not self._production)
+            if uri else None
+            for uri in (new.backchannel_logout_uri, new.frontchannel_logout_uri))
         scopes = tuple(dict.fromkeys(new.scopes or profile.default_scopes))
         unknown = [s for s in scopes if s not in KNOWN_SCOPES]
         if unknown:
@@ -143,7 +146,7 @@ class ClientService:
             name=name, channel=profile.name, client_type=profile.client_type,
             token_endpoint_auth_method=profile.auth_method, redirect_uris=list(redirects),
             post_logout_redirect_uris=list(post_logout), backchannel_logout_uri=backchannel,
-            grant_types=list(profile.grant_types),
+            frontchannel_logout_uri=frontchannel, grant_types=list(profile.grant_types),
             response_types=["code"] if profile.needs_redirect_uri else [],
             scopes=list(scopes), id_token_signed_response_alg=id_token_alg,
             skip_consent=new.skip_consent, status="active", extra={},

@@ -134,6 +134,7 @@ def validate(settings: Settings) -> None:
     for name in ("device_code_ttl", "interval", "user_code_failures", "user_code_window"):
         if getattr(settings.device, name) <= 0:
             raise ConfigError(f"device.{name} must be positive")
+    _validate_logout(settings)
     _validate_channels(settings)
     if not settings.production:
         return
@@ -150,6 +151,21 @@ def validate(settings: Settings) -> None:
             "production mode needs a secret_key of 32+ random characters, not the default "
             "(set IDP_SECRET_KEY)"
         )
+
+
+def _validate_logout(settings: Settings) -> None:
+    lo = settings.logout
+    if not 10 <= lo.token_ttl <= 3600:
+        raise ConfigError("logout.token_ttl must be between 10 and 3600 seconds")
+    if not 0.5 <= lo.timeout <= 60:
+        raise ConfigError("logout.timeout must be between 0.5 and 60 seconds")
+    if not 0.1 <= lo.retry_initial <= lo.retry_max <= 86400:
+        raise ConfigError("logout.retry_initial and retry_max must satisfy "
+                          "0.1 <= retry_initial <= retry_max <= 86400")
+    if lo.give_up_after <= 0:
+        raise ConfigError("logout.give_up_after must be positive")
+    if not 0.1 <= lo.poll_interval <= 60:
+        raise ConfigError("logout.poll_interval must be between 0.1 and 60 seconds")
 
 
 def _validate_channels(settings: Settings) -> None:

@@ -90,6 +90,18 @@ class DeviceSettings:
     user_code_window: int = 900
 
 
+@dataclass(frozen=True)
+class LogoutSettings:
+    """Back-channel logout delivery (OIDC Back-Channel Logout 1.0); see ``[logout]``."""
+
+    token_ttl: int = 120
+    timeout: float = 5.0
+    retry_initial: float = 2.0
+    retry_max: float = 300.0
+    give_up_after: int = 86400
+    poll_interval: float = 2.0
+
+
 AUTH_CODE = "authorization_code"
 REFRESH = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -158,6 +170,7 @@ class Settings:
     ui: UiSettings = field(default_factory=UiSettings)
     qr: QrSettings = field(default_factory=QrSettings)
     device: DeviceSettings = field(default_factory=DeviceSettings)
+    logout: LogoutSettings = field(default_factory=LogoutSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 

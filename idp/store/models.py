@@ -85,6 +85,7 @@ class Client(Base):
     redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    frontchannel_logout_uri: Mapped[str | None] = mapped_column(String(500), nullable=True)
     grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     response_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
@@ -172,6 +173,39 @@ class Token(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class LogoutDelivery(Base):
+    """One back-channel logout token to deliver: one per client per ended ``sid``.
+
+    The durable queue of :mod:`idp.sessions.backchannel`: written before the sign-out answers, so
+    an IdP restart loses none. ``jti`` stays the same across retries (the client's replay check
+    sees one logout); ``claimed_until`` is a worker's lease on the row while it posts.
+    ``status``: pending | delivered | rejected (the client answered 4xx) | failed (gave up).
+    """
+
+    __tablename__ = "logout_deliveries"
+    __table_args__ = (
+        UniqueConstraint("client_id", "sid"),
+        Index("ix_logout_deliveries_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    sid: Mapped[str] = mapped_column(String(64))
+    sub: Mapped[str] = mapped_column(String(128))
+    uri: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                           nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class SigningKey(Base):
