@@ -27,6 +27,9 @@ from idp.keys import KeyService
 from idp.oidc.device_flow import DeviceFlow
 from idp.oidc.user_code_throttle import UserCodeThrottle
 from idp.sessions import SessionEnding, SessionService
+from idp.sessions.backchannel import BackchannelLogout
+from idp.sessions.logout_queue import LogoutQueue
+from idp.sessions.logout_tokens import LogoutTokenSigner
 from idp.sessions.qr import QrLoginService
 from idp.store.db import create_db_engine, create_session_factory
 from idp.store.ephemeral import EphemeralStore, create_ephemeral_store
@@ -50,6 +53,7 @@ class Services:
     consents: ConsentService
     sso: SessionService
     session_ending: SessionEnding
+    backchannel: BackchannelLogout
     codes: CodeStore
     tokens: TokenService
     device: DeviceFlow
@@ -57,6 +61,7 @@ class Services:
     delegations: DelegationService
 
     def close(self) -> None:
+        self.backchannel.stop()
         self.ephemeral.close()
         self.engine.dispose()
 
@@ -93,7 +98,12 @@ def build_services(settings: Settings, *, create_keys: bool = False,
     tokens = TokenService(sessions, keys, audit, issuer=settings.issuer,
                           access_alg=settings.keys.access_token_alg, policies=policies,
                           clock=clock)
-    session_ending = SessionEnding(sso, tokens, audit)
+    backchannel = BackchannelLogout(
+        LogoutQueue(sessions, clock=clock),
+        LogoutTokenSigner(keys, issuer=settings.issuer, ttl=settings.logout.token_ttl,
+                          clock=clock),
+        clients, audit, settings.logout, default_alg=settings.keys.id_token_alg, clock=clock)
+    session_ending = SessionEnding(sso, tokens, audit, on_end=backchannel.session_ended)
     accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
                               throttle=throttle, audit=audit, clock=clock,
                               session_ending=session_ending)
@@ -112,6 +122,7 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                         used_memory=tok.used_code_memory),
         tokens=tokens,
         session_ending=session_ending,
+        backchannel=backchannel,
         device=device,
         qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),
         delegations=DelegationService(sessions, accounts=accounts, audit=audit, clock=clock),

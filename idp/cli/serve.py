@@ -1,5 +1,7 @@
 """``idp serve``: the production WSGI server (gunicorn, sync workers — DESIGN.md §5 measured
-gthread/gevent collapsing on the signing path). Each worker builds its own app and services."""
+gthread/gevent collapsing on the signing path). Each worker builds its own app and services, and
+runs a back-channel logout delivery thread (the workers share the durable queue through leases,
+:mod:`idp.sessions.logout_queue`)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,9 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from idp.web import create_app
 
-        return create_app()
+        app = create_app()
+        app.extensions["idp.services"].backchannel.start()
+        return app
 
 
 @click.command()

@@ -3,8 +3,9 @@
 
 Sign-out, the citizen's account centre, a password change and (later) RP-initiated logout and
 staff actions all end sessions through :class:`SessionEnding`, so none of them can forget the
-token revocation or the audit entry. Back-channel logout fan-out belongs here too, after the
-revocation: the ended :class:`SsoSession` is returned with the clients that took part.
+token revocation, the back-channel logout fan-out (``on_end``: queue a logout token for every
+client that took part, :mod:`idp.sessions.backchannel`) or the audit entry. The ended
+:class:`SsoSession` is returned with the clients that took part (front-channel logout).
 
 Collaborators are passed in explicitly (no Flask): the session store, the token service and the
 audit trail.
@@ -13,6 +14,7 @@ audit trail.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from idp.errors import NotFound
@@ -42,10 +44,12 @@ def session_ref(sid: str) -> str:
 
 
 class SessionEnding:
-    def __init__(self, sso: _Sessions, tokens: _Tokens, audit: _Audit) -> None:
+    def __init__(self, sso: _Sessions, tokens: _Tokens, audit: _Audit, *,
+                 on_end: Callable[[SsoSession], object] | None = None) -> None:
         self._sso = sso
         self._tokens = tokens
         self._audit = audit
+        self._on_end = on_end
 
     def end(self, sid: str, *, by: str, actor: str | None = None, ip: str | None = None,
             client_id: str | None = None, reason: str = "logout") -> SsoSession | None:
@@ -57,6 +61,8 @@ class SessionEnding:
         if ended is None:
             return None
         self._tokens.revoke_sid(sid, reason=reason)
+        if self._on_end is not None:
+            self._on_end(ended)
         extra = {"by": by} if reason == "logout" else {"by": by, "reason": reason}
         self._audit.record(actor or ended.account_id, "session:end:success",
                            subject=ended.account_id, client_id=client_id, ip=ip, extra=extra)
