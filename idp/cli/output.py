@@ -31,7 +31,7 @@ def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(func)
 
 
-def emit(as_json: bool, data: dict[str, Any], text: str) -> None:
+def emit(as_json: bool, data: dict[str, Any] | list[Any], text: str) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     else:

@@ -230,6 +230,28 @@ class RelyingParty:
         assert isinstance(claims.get("amr"), list) and claims["amr"], claims
         return claims
 
+    # -- logout token -------------------------------------------------------------------------
+    def verify_logout_token(self, logout_token: str, *, alg: str = "RS256") -> dict[str, Any]:
+        """Back-Channel Logout 1.0 §2.6 validation, strict (what the conformance suite checks
+        of a received logout token): returns the claims."""
+        decoded = jwt.decode(logout_token, self.key_set(), algorithms=[alg])
+        header, claims = decoded.header, dict(decoded.claims)
+        assert header["alg"] == alg and header.get("kid"), header
+        assert header.get("typ") == "logout+jwt", header
+        now = time.time()
+        assert claims["iss"] == self.issuer
+        aud = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        assert aud == [self.client_id], claims
+        assert isinstance(claims["iat"], int) and abs(claims["iat"] - now) < 60, claims
+        assert isinstance(claims.get("exp"), int) and claims["exp"] > now - CLOCK_SKEW, claims
+        assert claims["exp"] - claims["iat"] <= 300, claims  # short-lived (§4)
+        assert isinstance(claims.get("jti"), str) and claims["jti"], claims
+        assert claims.get("events") == {
+            "http://schemas.openid.net/event/backchannel-logout": {}}, claims
+        assert "nonce" not in claims, claims
+        assert isinstance(claims.get("sid"), str) and isinstance(claims.get("sub"), str), claims
+        return claims
+
     # -- userinfo -----------------------------------------------------------------------------
     def userinfo(self, access_token: str, *, how: str = "get") -> requests.Response:
         url = self.endpoint("userinfo")
