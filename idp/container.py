@@ -28,6 +28,7 @@ from idp.oidc.device_flow import DeviceFlow
 from idp.oidc.user_code_throttle import UserCodeThrottle
 from idp.sessions import SessionEnding, SessionService
 from idp.sessions.backchannel import BackchannelLogout
+from idp.sessions.limits import SessionLimits
 from idp.sessions.logout_queue import LogoutQueue
 from idp.sessions.logout_tokens import LogoutTokenSigner
 from idp.sessions.qr import QrLoginService
@@ -53,6 +54,7 @@ class Services:
     consents: ConsentService
     sso: SessionService
     session_ending: SessionEnding
+    session_limits: SessionLimits
     backchannel: BackchannelLogout
     codes: CodeStore
     tokens: TokenService
@@ -94,7 +96,10 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                             production=settings.production,
                             default_id_token_alg=settings.keys.id_token_alg)
     tok = settings.tokens
-    sso = SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl, clock=clock)
+    sso = SessionService(ephemeral, absolute_ttl=settings.session.absolute_ttl,
+                         idle_ttl=settings.session.idle_ttl, channels=settings.channels,
+                         join_slack=max(tok.authorization_code_ttl,
+                                        settings.device.device_code_ttl), clock=clock)
     tokens = TokenService(sessions, keys, audit, issuer=settings.issuer,
                           access_alg=settings.keys.access_token_alg, policies=policies,
                           clock=clock)
@@ -122,6 +127,8 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                         used_memory=tok.used_code_memory),
         tokens=tokens,
         session_ending=session_ending,
+        session_limits=SessionLimits(sso, session_ending,
+                                     max_per_account=settings.session.max_per_account),
         backchannel=backchannel,
         device=device,
         qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make run: migrate, seed demo data, start the IdP and the demo department portal.
+# make run: migrate, seed demo data, start the IdP, the demo department portal, the mini-program
+# backend, and the back-channel logout listeners of the app and the counter terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
@@ -13,6 +14,10 @@ $BIN/idp init
 $BIN/idp seed-demo >/dev/null
 creds="$IDP_DATA_DIR/demo-clients.json"
 MINI_PORT="${MINI_PORT:-5002}"
+# Where the app and the counter terminal receive back-channel logout. seed-demo registers these
+# defaults (http://127.0.0.1:5003|5004/backchannel-logout) as the demo clients' logout URIs.
+APP_LISTEN_PORT="${APP_LISTEN_PORT:-5003}"
+COUNTER_LISTEN_PORT="${COUNTER_LISTEN_PORT:-5004}"
 # One small config file per reference client, from the seeded demo credentials (mode 0600).
 $BIN/python - "$creds" "$IDP_DATA_DIR" "$PORTAL_PORT" "$MINI_PORT" <<'PY'
 import json, os, sys
@@ -32,7 +37,7 @@ def creds(channel):
 write("portal.json", {**creds("website"), "base_url": f"http://localhost:{portal_port}",
                       "port": int(portal_port)})
 write("miniprogram.json", {**creds("miniprogram"), "port": int(mini_port)})
-write("counter.json", creds("counter"))
+write("counter.json", {**creds("counter"), "state_file": os.path.join(out, "counter-state.json")})
 PY
 
 pids=()
@@ -45,21 +50,31 @@ $BIN/python -m clients.website --config "$IDP_DATA_DIR/portal.json" &
 pids+=($!)
 $BIN/python -m clients.miniprogram --config "$IDP_DATA_DIR/miniprogram.json" &
 pids+=($!)
+$BIN/python -m clients.app --issuer "$IDP_ISSUER" --state "$IDP_DATA_DIR/app.json" \
+  listen --port "$APP_LISTEN_PORT" &
+pids+=($!)
+$BIN/python -m clients.counter --config "$IDP_DATA_DIR/counter.json" \
+  listen --port "$COUNTER_LISTEN_PORT" &
+pids+=($!)
 
 for _ in $(seq 1 50); do
   $BIN/python -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$IDP_PORT/healthz" >/dev/null 2>&1 && break
   sleep 0.2
 done
-$BIN/python - "$creds" "$IDP_PORT" "$PORTAL_PORT" "$MINI_PORT" "$IDP_DATA_DIR" <<'PY'
+$BIN/python - "$creds" "$IDP_PORT" "$PORTAL_PORT" "$MINI_PORT" "$IDP_DATA_DIR" \
+  "$APP_LISTEN_PORT" "$COUNTER_LISTEN_PORT" <<'PY'
 import json, sys
 demo = json.load(open(sys.argv[1]))
 idp, portal, mini, var = sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
+app_listen, counter_listen = sys.argv[6], sys.argv[7]
 app = f".venv/bin/python -m clients.app --issuer http://localhost:{idp} --state {var}/app.json"
 print()
 print("=" * 78)
 print(f" 一网通办 Unified Identity     IdP             http://localhost:{idp}")
 print(f" 示例部门门户 website portal    open this →     http://localhost:{portal}")
 print(f" 小程序后端 mini-program backend                http://localhost:{mini}")
+print(f" 后台通道退出 logout listeners  app http://127.0.0.1:{app_listen}, "
+      f"counter http://127.0.0.1:{counter_listen}")
 print(" Demo citizens (sign in with the ID number or the phone number):")
 for c in demo["citizens"]:
     print(f"   {c['name']}  ID {c['id_number']}  phone {c['phone']}  password {c['password']}")
@@ -70,6 +85,12 @@ print("               (same browser: no password; without a desktop, open the UR
 print(f"   3. mini     {app} exchange --miniprogram http://localhost:{mini}")
 print(f"   4. counter  .venv/bin/python -m clients.counter --config {var}/counter.json signin")
 print(f"               then approve its user code: {app} approve-device XXXX-XXXX")
+print("   5. logout   sign out at the portal (\"Sign out everywhere\") or at")
+print(f"               http://localhost:{idp}/account/sessions → all four channels are signed out:")
+print(f"               {app} status")
+print(f"               .venv/bin/python -m clients.counter --config {var}/counter.json status")
+print("               the portal shows signed-out on reload; the mini-program backend's")
+print(f"               http://localhost:{mini}/healthz shows \"sessions\": 0")
 print(f"   QR login:   open http://localhost:{idp}/login in another browser, then")
 print(f"               {app} approve-qr <the QR's URL>")
 print(" Ctrl-C stops everything.")

@@ -1,8 +1,9 @@
 """``python -m clients.app [--issuer URL] [--client-id ID] [--state FILE] [--json] COMMAND``.
 
-Commands: ``login [--open] [--timeout S]``, ``refresh``, ``whoami``, ``approve-qr TICKET_OR_URL
-[--deny]``, ``approve-device USER_CODE [--deny]``, ``exchange --miniprogram URL``,
-``logout-local``. The common options may also follow the command. Exit status 0 on success,
+Commands: ``login [--open] [--timeout S]``, ``refresh``, ``whoami``, ``status``, ``approve-qr
+TICKET_OR_URL [--deny]``, ``approve-device USER_CODE [--deny]``, ``exchange --miniprogram URL``,
+``logout-local``, ``listen [--host H] [--port P]`` (the back-channel logout listener). The
+common options may also follow the command. Exit status 0 on success,
 2 with one line on stderr on bad input or an error from the IdP — never a traceback.
 
 Without ``--issuer`` / ``--client-id``, the commands after ``login`` use the ones the state file
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from clients.common.cli import OneLineParser, run
+from clients.common.cli import OneLineParser, add_listen_command, run
 from clients.common.errors import ClientError
 from clients.common.http import Transport
 
@@ -100,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "logout-local", parents=[common], help="forget the tokens here (the IdP session continues)"
     )
+    sub.add_parser(
+        "status", parents=[common], help="signed in, or signed out (also by the IdP)? no network"
+    )
+    add_listen_command(sub, common, 5003)
     return parser
 
 
@@ -160,6 +165,10 @@ def dispatch(
         return app.approve_device(args.user_code, allow=not args.deny)
     if args.command == "exchange":
         return app.exchange(args.miniprogram)
+    if args.command == "status":
+        return app.status()
+    if args.command == "listen":
+        return app.listen(args.host, args.port)
     return app.logout_local()
 
 

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from clients.common.cli import EXIT_OK, claim_lines, emit_json
 from clients.common.errors import ClientError
 from clients.common.http import Transport, requests_transport
+from clients.common.listener import SIGNED_OUT, listen, state_file_listener
 from clients.common.provider import Provider
 from clients.website.display import format_time, token_prefix
 
@@ -240,3 +241,50 @@ class AppCommands:
             else "本来就未登录 / Not signed in: nothing to delete."
         )
         return self.result({"deleted": existed, "state_file": str(self.config.state_file)}, [text])
+
+    def status(self) -> int:
+        """What the state file says, without the network: signed in, signed out by the IdP
+        (back-channel logout, see ``listen``), or not signed in."""
+        record = statefile.peek(self.config.state_file)
+        claims = (record or {}).get("claims") or {}
+        data: dict[str, Any] = {
+            "signed_in": record is not None and SIGNED_OUT not in record,
+            "sub": claims.get("sub"),
+            "sid": claims.get("sid"),
+            "state_file": str(self.config.state_file),
+        }
+        if record is None:
+            return self.result(data, ["尚未登录 / Not signed in."])
+        if SIGNED_OUT in record:
+            when = format_time(record[SIGNED_OUT])
+            data[SIGNED_OUT] = record[SIGNED_OUT]
+            return self.result(
+                data,
+                [
+                    f"统一身份认证平台已于 {when} 将本应用退出（后台通道退出），本地令牌已删除。",
+                    f"The IdP signed this app out at {when} (back-channel logout, sid "
+                    f"{claims.get('sid')}); the local tokens were deleted. Run `login` again.",
+                ],
+            )
+        data["expires_at"] = record.get("expires_at")
+        expiry = format_time(record.get("expires_at")) if record.get("expires_at") else "—"
+        return self.result(
+            data,
+            [
+                f"已登录 / Signed in: sub {claims.get('sub')}, sid {claims.get('sid')}",
+                f"访问令牌有效期至 / Access token valid until: {expiry}",
+            ],
+        )
+
+    def listen(self, host: str, port: int) -> int:
+        """Run the back-channel logout listener for the sign-in in the state file."""
+        server = state_file_listener(
+            self.provider,
+            client_id=self.config.client_id,
+            state_file=self.config.state_file,
+            host=host,
+            port=port,
+            leeway=self.config.leeway,
+            version=statefile.VERSION,
+        )
+        return listen(server, self.say)

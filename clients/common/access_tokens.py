@@ -30,6 +30,7 @@ from clients.website.tokens import (
     check_times,
     is_access_token_type,
     read_header,
+    reworded,
     verify_signature,
 )
 
@@ -40,12 +41,7 @@ class AccessTokenError(IdTokenError):
     @classmethod
     def from_id_token_error(cls, exc: IdTokenError) -> AccessTokenError:
         """The shared steps word their messages for ID tokens; name the access token instead."""
-        return cls(
-            exc.code,
-            exc.en.replace("ID token", "access token"),
-            exc.zh.replace("ID 令牌", "访问令牌"),
-            status=exc.status,
-        )
+        return reworded(exc, cls, "access token", "访问令牌")
 
 
 def check_access_token_type(header: Mapping[str, Any]) -> None:

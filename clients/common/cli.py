@@ -29,6 +29,30 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(EXIT_ERROR, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def port_number(text: str) -> int:
+    """``argparse`` type of a TCP port to listen on (0: any free port)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r} (0-65535)")
+    return port
+
+
+def add_listen_command(sub: Any, common: argparse.ArgumentParser, port: int) -> None:
+    """The ``listen [--host H] [--port P]`` command of a command-line client: its back-channel
+    logout listener (:mod:`.listener`)."""
+    listen = sub.add_parser(
+        "listen",
+        parents=[common],
+        help="receive back-channel logout from the IdP (register http://HOST:PORT"
+        "/backchannel-logout)",
+    )
+    listen.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    listen.add_argument("--port", type=port_number, default=port, help=f"default {port}")
+
+
 class Outcome(PortalError):
     """Not a failure of the program: the citizen declined, or the code expired (exit 1)."""
 

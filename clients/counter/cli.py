@@ -1,11 +1,14 @@
 """``python -m clients.counter [--config FILE.json] [--issuer URL] [--client-id ID]
-[--client-secret S] signin [--login-hint ID_OR_PHONE] [--scope …] [--json]``.
+[--client-secret S] [--state FILE] [--json] COMMAND``.
 
-``signin`` starts a device authorization, shows the QR code and the user code on stderr, polls
-until the citizen decides in the app, checks the ID token (python-jose, JWKS) and reads
-UserInfo, then prints the citizen's name and ``sid`` (``--json``: the claims) on stdout.
-Exit status 0 when signed in; 1 when the citizen declined or the code expired; 2 with one line
-on stderr on a bad setting or an error from the IdP — never a traceback.
+``signin [--login-hint ID_OR_PHONE] [--scope …]`` starts a device authorization, shows the QR
+code and the user code on stderr, polls until the citizen decides in the app, checks the ID
+token (python-jose, JWKS) and reads UserInfo, keeps the citizen in the state file
+(:mod:`.session`), then prints the citizen's name and ``sid`` (``--json``: the claims) on stdout.
+``status`` says who is signed in at the terminal, or that the IdP ended their session;
+``listen [--host H] [--port P]`` receives the IdP's back-channel logout and forgets the citizen.
+Exit status 0 on success; 1 when the citizen declined or the code expired; 2 with one line on
+stderr on a bad setting or an error from the IdP — never a traceback.
 """
 
 from __future__ import annotations
@@ -15,15 +18,17 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
-from clients.common.cli import EXIT_OK, OneLineParser, emit_json, run
+from clients.common.cli import EXIT_OK, OneLineParser, add_listen_command, emit_json, run
 from clients.common.errors import ClientError
 from clients.common.http import Transport, requests_transport
+from clients.common.listener import listen, state_file_listener
 from clients.common.provider import Provider
 from clients.website.tokens import validate_id_token
 
 from .config import CounterConfig, load_config
 from .device import poll, request_authorization
 from .display import instructions, progress
+from .session import VERSION, remember, state_path, status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,10 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="the terminal's secret (prefer --config or COUNTER_CLIENT_SECRET)",
     )
     common.add_argument(
+        "--state",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="who is signed in at the terminal (default ~/.ywtb-counter.json, mode 600)",
+    )
+    common.add_argument(
         "--json",
         action="store_true",
         default=argparse.SUPPRESS,
-        help="print the verified claims as JSON",
+        help="print the result as JSON",
     )
     parser = OneLineParser(
         prog="python -m clients.counter",
@@ -65,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the citizen at the window: only they may approve",
     )
     signin.add_argument("--scope", help="scopes to ask for (default: the config's, openid profile)")
+    sub.add_parser("status", parents=[common], help="who is signed in at the terminal (no network)")
+    add_listen_command(sub, common, 5004)
     return parser
 
 
@@ -127,6 +140,7 @@ class Terminal:
             leeway=self.config.leeway,
         )
         userinfo = self.provider.userinfo(token["access_token"], claims["sub"])
+        remember(self.config, token, claims, userinfo)
         name, sid = userinfo.get("name"), claims.get("sid")
         if self.as_json:
             emit_json(
@@ -143,6 +157,26 @@ class Terminal:
             print(f"{name or claims['sub']}  sid {sid}", file=self.out)
         return EXIT_OK
 
+    def status(self) -> int:
+        data, lines = status(self.config)
+        if self.as_json:
+            emit_json(data, self.out)
+        else:
+            print("\n".join(lines), file=self.out)
+        return EXIT_OK
+
+    def listen(self, host: str, port: int) -> int:
+        server = state_file_listener(
+            self.provider,
+            client_id=self.config.client_id,
+            state_file=state_path(self.config),
+            host=host,
+            port=port,
+            leeway=self.config.leeway,
+            version=VERSION,
+        )
+        return listen(server, lambda text: print(text, file=self.err, flush=True))
+
 
 def dispatch(
     args: argparse.Namespace,
@@ -155,6 +189,7 @@ def dispatch(
         "issuer": getattr(args, "issuer", None),
         "client_id": getattr(args, "client_id", None),
         "client_secret": getattr(args, "client_secret", None),
+        "state_file": getattr(args, "state", None),
     }
     config = load_config(config_file=getattr(args, "config", None), overrides=overrides)
     terminal = Terminal(
@@ -165,6 +200,10 @@ def dispatch(
         transport=transport,
         **timing,
     )
+    if args.command == "status":
+        return terminal.status()
+    if args.command == "listen":
+        return terminal.listen(args.host, args.port)
     return terminal.signin(scope=args.scope or config.scope, login_hint=args.login_hint)
 
 

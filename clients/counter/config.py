@@ -31,6 +31,9 @@ class CounterConfig:
     leeway: int = 60
     # Timeout of each request to the IdP, in seconds.
     http_timeout: float = 10.0
+    # Where the citizen signed in at the terminal is kept (JSON, mode 0600) for `status` and
+    # forgotten by `listen` when the IdP ends their session (back-channel logout).
+    state_file: str = "~/.ywtb-counter.json"
 
 
 def validate(config: CounterConfig) -> CounterConfig:

@@ -10,20 +10,11 @@ import argparse
 import sys
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler
-
+from clients.common.listener import QuietHandler
 from clients.common.settings import ConfigError
 
 from .backend import create_app
 from .config import load_config
-
-
-class QuietHandler(WSGIRequestHandler):
-    """Access log lines with the path only (no query string, no bodies)."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        status = getattr(code, "value", code)
-        self.log("info", '"%s %s" %s %s', self.command, self.path.split("?", 1)[0], status, size)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,12 @@
 
 - ``POST /session`` ``{"app_access_token": "…"}`` → ``200 {"session_id", "sub", "sid", "name",
   "claims", "expires_in"}``: a session of this backend for the citizen signed in to the app.
-- ``GET /healthz`` → ``{"status": "ok"}``.
+- ``GET /session`` with ``Authorization: Bearer <session_id>`` → ``200 {"sub", "sid", "name",
+  "expires_in"}``, or ``401 invalid_session`` once it has ended or expired.
+- ``POST /backchannel-logout`` — the ``backchannel_logout_uri`` (Back-Channel Logout 1.0): a
+  valid logout token from the IdP ends this backend's sessions of that ``sid``
+  (:mod:`clients.common.backchannel`); ``200``, or ``400 invalid_request``.
+- ``GET /healthz`` → ``{"status": "ok", "sessions": <live sessions>}``.
 
 Every error is JSON ``{"error", "error_description"}``: 4xx for what the caller sent, 502 when
 the IdP failed or answered with something this backend refuses. Nothing here logs a token.
@@ -10,14 +15,17 @@ the IdP failed or answered with something this backend refuses. Nothing here log
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from clients.common.backchannel import BackchannelLogout, LogoutTokenValidator
 from clients.common.http import Transport, requests_transport
 from clients.common.provider import Provider
+from clients.common.replay import MemoryReplayCache
 from clients.website.errors import PortalError
 
 from .config import MiniProgramConfig, load_config, validate
@@ -62,9 +70,37 @@ def start_session() -> Any:
     return resp
 
 
+@bp.get("/session")
+def show_session() -> Any:
+    auth = request.headers.get("Authorization", "")
+    session_id = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    session = _starter().store.get(session_id) if session_id else None
+    if session is None:
+        raise ExchangeError(
+            "invalid_session",
+            "No such session: it was signed out at the IdP, expired, or never existed.",
+            "会话不存在：已在统一身份认证平台退出、已过期，或从未建立。",
+            status=401,
+        )
+    resp = jsonify(
+        sub=session.sub,
+        sid=session.sid,
+        name=session.claims.get("name"),
+        expires_in=max(0, int(session.expires_at - time.time())),
+    )
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout() -> Response:
+    endpoint: BackchannelLogout = current_app.extensions["miniprogram_logout"]
+    return endpoint.respond(request)
+
+
 @bp.get("/healthz")
 def healthz() -> Any:
-    return jsonify(status="ok")
+    return jsonify(status="ok", sessions=_starter().store.count())
 
 
 def _portal_error(exc: PortalError) -> Response:
@@ -97,9 +133,16 @@ def create_app(
         transport or requests_transport(config.http_timeout),
         jwks_max_age=config.jwks_max_age,
     )
-    app.extensions["miniprogram"] = SessionStarter(
-        config, provider, SessionStore(config.session_ttl)
+    store = SessionStore(config.session_ttl)
+    app.extensions["miniprogram"] = SessionStarter(config, provider, store)
+    validator = LogoutTokenValidator(
+        provider.jwks,
+        issuer=config.issuer,
+        client_id=config.client_id,
+        replay=MemoryReplayCache(),  # in memory, like the sessions it protects
+        leeway=config.leeway,
     )
+    app.extensions["miniprogram_logout"] = BackchannelLogout(validator, store.end)
     app.register_blueprint(bp)
     app.register_error_handler(PortalError, _portal_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -1,7 +1,8 @@
 """The backend's own sessions: an opaque random id → the citizen and the tokens, in memory.
 
 A real backend keeps them in Redis or its database and hands the id to the mini-program; this
-one keeps them in process memory, expiring after ``ttl`` seconds.
+one keeps them in process memory, expiring after ``ttl`` seconds. A back-channel logout from the
+IdP ends every session of the IdP session it names (:meth:`SessionStore.end`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from clients.common.backchannel import LogoutClaims
 
 MAX_SESSIONS = 10_000  # the oldest are dropped beyond this (memory bound of a demo)
 
@@ -66,3 +69,17 @@ class SessionStore:
         if found is None or found.expires_at <= self._clock():
             return None
         return found
+
+    def end(self, logout: LogoutClaims) -> int:
+        """End the sessions the logout token names (Back-Channel Logout 1.0 §2.7)."""
+        with self._lock:
+            ended = [k for k, v in self._items.items() if logout.names(v.sub, v.sid)]
+            for session_id in ended:
+                del self._items[session_id]
+        return len(ended)
+
+    def count(self) -> int:
+        """Sessions not yet expired (shown by ``/healthz``)."""
+        now = self._clock()
+        with self._lock:
+            return sum(1 for v in self._items.values() if v.expires_at > now)

@@ -10,18 +10,10 @@ import argparse
 import sys
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler
+from clients.common.listener import QuietHandler
 
 from .config import ConfigError, load_config
 from .portal import create_app
-
-
-class PathOnlyLogHandler(WSGIRequestHandler):
-    """Access log lines without the query string: /callback carries the authorization code."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        status = getattr(code, "value", code)
-        self.log("info", '"%s %s" %s %s', self.command, self.path.split("?", 1)[0], status, size)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         f"portal: {config.base_url} (redirect URI {config.redirect_uri}), IdP {config.issuer}",
         file=sys.stderr,
     )
-    app.run(host=config.host, port=config.port, threaded=True, request_handler=PathOnlyLogHandler)
+    app.run(host=config.host, port=config.port, threaded=True, request_handler=QuietHandler)
     return 0
 
 

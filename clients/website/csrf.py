@@ -2,6 +2,9 @@
 (the synchroniser-token pattern, OWASP CSRF Prevention Cheat Sheet), sent as ``csrf_token``.
 
 Together with ``SameSite=Lax`` cookies this is enough for a demo; no extra dependency needed.
+
+``/backchannel-logout`` is exempt: the IdP calls it server to server, without a browser, a
+cookie or a form token; the signed logout token it carries is its proof of origin.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from .errors import PortalError
 
 SESSION_KEY = "csrf_token"
 FORM_FIELD = "csrf_token"
+EXEMPT_ENDPOINTS = frozenset({"portal.backchannel_logout"})
 
 
 def csrf_token() -> str:
@@ -28,7 +32,7 @@ def csrf_token() -> str:
 
 def check_csrf() -> None:
     """``before_request`` hook: every POST must echo the session's token."""
-    if request.method != "POST":
+    if request.method != "POST" or request.endpoint in EXEMPT_ENDPOINTS:
         return
     expected = session.get(SESSION_KEY)
     sent = request.form.get(FORM_FIELD, "")

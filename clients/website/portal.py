@@ -7,7 +7,10 @@ independently, with python-jose against the IdP's JWKS (:mod:`.tokens`), and rea
 The protocol steps are in :mod:`.signin`; the views here only parse, call, and render.
 
 Routes: ``/`` home, ``/login`` (GET or POST), ``/callback``, ``/refresh`` (POST), ``/logout``
-(POST, this portal only), ``/healthz``. Every failure renders the bilingual error page.
+(POST, this portal only), ``/logout-everywhere`` (POST, RP-Initiated Logout 1.0: the IdP session
+and with it every channel), ``/backchannel-logout`` (POST, from the IdP: Back-Channel Logout 1.0,
+:mod:`clients.common.backchannel`), ``/healthz``. Every failure renders the bilingual error
+page, except at ``/backchannel-logout``, which answers the IdP in JSON.
 """
 
 from __future__ import annotations
@@ -17,13 +20,17 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
+from clients.common.backchannel import BackchannelLogout, LogoutTokenValidator
+from clients.common.replay import MemoryReplayCache
+
 from .config import PortalConfig, load_config, validate
 from .csrf import check_csrf, csrf_token
 from .display import claim_rows, format_time, token_prefix
 from .errors import PortalError
+from .logout import PortalSessions
 from .pages import render_error, render_http_error, render_unexpected, security_headers
 from .provider import jwks_fetcher
-from .signin import RelyingParty, load_metadata
+from .signin import SESSION_TTL, RelyingParty, load_metadata
 from .store import MemoryStore
 from .tokens import JwksCache
 
@@ -87,6 +94,24 @@ def logout() -> Response:
     return redirect(url_for(".home"))
 
 
+@bp.post("/logout-everywhere")
+def logout_everywhere() -> Response:
+    rp = _rp()
+    record = rp.current()
+    if record is None:
+        return redirect(url_for(".home"))
+    url = rp.end_session_url(record)
+    rp.sign_out()
+    return redirect(url)
+
+
+@bp.post("/backchannel-logout")
+def backchannel_logout() -> Response:
+    """Server to server, from the IdP: no cookie, no CSRF token (see :mod:`.csrf`)."""
+    endpoint: BackchannelLogout = current_app.extensions["portal_logout"]
+    return endpoint.respond(request)
+
+
 @bp.get("/healthz")
 def healthz() -> str:
     return "ok"
@@ -123,7 +148,18 @@ def create_app(config: PortalConfig | None = None) -> Flask:
         ),
         max_age=config.jwks_max_age,
     )
-    app.extensions["portal"] = RelyingParty(config=config, client=client, store=store, jwks=jwks)
+    sessions = PortalSessions(store, SESSION_TTL)
+    app.extensions["portal"] = RelyingParty(
+        config=config, client=client, store=store, jwks=jwks, sessions=sessions
+    )
+    validator = LogoutTokenValidator(
+        jwks,
+        issuer=config.issuer,
+        client_id=config.client_id,
+        replay=MemoryReplayCache(),  # in memory, like the sessions it protects
+        leeway=config.leeway,
+    )
+    app.extensions["portal_logout"] = BackchannelLogout(validator, sessions.end)
     app.jinja_env.globals["csrf_token"] = csrf_token
     app.before_request(check_csrf)
     app.after_request(security_headers)

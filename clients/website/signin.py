@@ -7,8 +7,12 @@ OpenID Connect Core §3.1 with PKCE (RFC 7636). The steps of a sign-in, in order
    redeem the code (``client_secret_basic``); check the ID token with python-jose
    (:mod:`.tokens`); read UserInfo (:mod:`.provider`); start a new portal session.
 3. ``refresh``: the refresh-token grant (RFC 6749 §6); a new ID token is checked as in §12.2.
+4. ``end_session_url``: RP-Initiated Logout 1.0 §2 — where to send the browser to end the IdP
+   session itself (every channel of it then gets a back-channel logout token).
 
 Tokens live in the server-side store; the browser's cookie holds only a random session id.
+A back-channel logout from the IdP ends the session there (:mod:`.logout`); the next page load
+says so.
 """
 
 from __future__ import annotations
@@ -17,17 +21,19 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.base_client import OAuthError
-from flask import session
+from flask import flash, session
 from joserfc.errors import JoseError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from .config import PortalConfig
 from .errors import PortalError
+from .logout import PortalSessions
 from .provider import check_metadata, fetch_userinfo, idp_unreachable
 from .responses import AuthorizationError, check_response_issuer
 from .store import MemoryStore
@@ -56,6 +62,7 @@ class RelyingParty:
     client: Any  # Authlib's FlaskOAuth2App, registered as "idp"
     store: MemoryStore
     jwks: JwksCache
+    sessions: PortalSessions
 
     def metadata(self) -> Mapping[str, Any]:
         return load_metadata(self.client, self.config.issuer)
@@ -67,11 +74,36 @@ class RelyingParty:
         sid = session.get("sid")
         record = self.store.get(f"session:{sid}") if isinstance(sid, str) else None
         if sid is not None and record is None:
-            session.pop("sid", None)  # expired on the server, or the portal restarted
+            session.pop("sid", None)  # expired, ended by the IdP, or the portal restarted
+            if isinstance(sid, str) and self.sessions.ended_by_idp(sid):
+                flash(
+                    "您在一网通办统一身份认证平台的登录已结束，本门户的登录也随之结束。"
+                    " / Your Unified Identity session has ended, so this portal signed you out too."
+                )
         return record
 
     def save(self, record: dict[str, Any]) -> None:
         self.store.set(f"session:{session['sid']}", record, SESSION_TTL)
+        self.sessions.remember(session["sid"], record["claims"])
+
+    def end_session_url(self, record: Mapping[str, Any]) -> str:
+        """The IdP's ``end_session_endpoint`` with ``id_token_hint`` (so the IdP signs out
+        without asking) and our registered ``post_logout_redirect_uri``, the home page."""
+        endpoint = self.metadata().get("end_session_endpoint")
+        if not isinstance(endpoint, str) or not endpoint:
+            raise PortalError(
+                "no_end_session",
+                "The identity provider does not offer sign-out for relying parties "
+                "(no end_session_endpoint).",
+                "统一身份认证平台未提供依赖方发起的退出（没有 end_session_endpoint）。",
+                status=502,
+            )
+        params = {
+            "id_token_hint": record["id_token"],
+            "client_id": self.config.client_id,
+            "post_logout_redirect_uri": f"{self.config.base_url}/",
+        }
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
     def sign_out(self) -> None:
         """Forget the tokens and the session here; the IdP's SSO session is untouched."""

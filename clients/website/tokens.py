@@ -33,7 +33,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from jose import jws
 from jose.constants import ALGORITHMS
@@ -62,6 +62,17 @@ class IdTokenError(PortalError):
     ``code`` is stable and meant for logs and tests; ``en`` / ``zh`` are for the error page.
     The messages never contain the token itself.
     """
+
+
+E = TypeVar("E", bound=PortalError)
+
+
+def reworded(exc: PortalError, cls: type[E], en: str, zh: str) -> E:
+    """``exc`` from a shared step, as ``cls`` naming another kind of token: the steps word
+    their messages for ID tokens, and access and logout tokens reuse them."""
+    return cls(
+        exc.code, exc.en.replace("ID token", en), exc.zh.replace("ID 令牌", zh), status=exc.status
+    )
 
 
 class JwksUnavailableError(IdTokenError):
@@ -203,6 +214,19 @@ def check_not_access_token(header: Mapping[str, Any]) -> None:
 
 
 def verify_signature(token: str, key: Mapping[str, Any], alg: str) -> dict[str, Any]:
+    """The claims of a token signed by ``key``, which must name its subject (``sub``)."""
+    claims = verify_jws(token, key, alg)
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise IdTokenError(
+            "missing_sub", "The ID token has no sub.", "ID 令牌缺少 sub（用户标识）。"
+        )
+    return claims
+
+
+def verify_jws(token: str, key: Mapping[str, Any], alg: str) -> dict[str, Any]:
+    """The JSON object payload of a JWS signed by ``key`` with ``alg``; no claim is checked
+    (a logout token may name a session without a ``sub``)."""
     try:
         payload = jws.verify(token, dict(key), algorithms=[alg])
     except JOSEError:
@@ -218,11 +242,6 @@ def verify_signature(token: str, key: Mapping[str, Any], alg: str) -> dict[str, 
     if not isinstance(claims, dict):
         raise IdTokenError(
             "malformed", "The ID token payload is not a JSON object.", "ID 令牌载荷不是 JSON 对象。"
-        )
-    sub = claims.get("sub")
-    if not isinstance(sub, str) or not sub:
-        raise IdTokenError(
-            "missing_sub", "The ID token has no sub.", "ID 令牌缺少 sub（用户标识）。"
         )
     return claims
 

@@ -96,15 +96,17 @@ def clients() -> None:
 @guarded
 def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
                    post_logout: tuple[str, ...], backchannel_logout_uri: str | None,
-                   frontchannel_logout_uri: str | None, scopes: tuple[str, ...], skip_consent: bool, id_token_alg: str | None,
-                   client_id: str | None, as_json: bool) -> None:
+                   frontchannel_logout_uri: str | None, scopes: tuple[str, ...],
+                   skip_consent: bool, id_token_alg: str | None, client_id: str | None,
+                   as_json: bool) -> None:
     """Register a client; prints client_id and, for confidential clients, client_secret."""
     scope_list = tuple(s for item in scopes for s in item.split())
     with open_services() as svc:
         record, secret = svc.clients.create(NewClient(
             name=name, channel=channel, redirect_uris=redirect_uris,
             post_logout_redirect_uris=post_logout, backchannel_logout_uri=backchannel_logout_uri,
-            frontchannel_logout_uri=frontchannel_logout_uri, scopes=scope_list, skip_consent=skip_consent, id_token_signed_response_alg=id_token_alg,
+            frontchannel_logout_uri=frontchannel_logout_uri, scopes=scope_list,
+            skip_consent=skip_consent, id_token_signed_response_alg=id_token_alg,
             client_id=client_id))
     data = {"client_id": record.client_id, "channel": record.channel,
             "client_type": record.client_type,

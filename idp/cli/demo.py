@@ -1,6 +1,9 @@
 """``idp seed-demo``: demo citizens in the local registry, their accounts, and one client per
 channel. Idempotent: existing citizens are kept; demo clients get a fresh secret each run and
-the credentials are written to ``<data_dir>/demo-clients.json`` (mode 0600) for ``make run``."""
+the credentials are written to ``<data_dir>/demo-clients.json`` (mode 0600) for ``make run``.
+
+Each demo client registers the back-channel logout listener its reference client runs under
+``make run`` (``BACKCHANNEL``); a demo client seeded before it had one gets it added."""
 
 from __future__ import annotations
 
@@ -23,23 +26,32 @@ DEMO_CITIZENS = (
     ("310104198506150023", "王芳", "13800138002"),
 )
 PORTAL = "http://localhost:5001"
+# The backchannel_logout_uri of each demo client: where its reference client listens.
+BACKCHANNEL = {
+    "website": f"{PORTAL}/backchannel-logout",
+    "miniprogram": "http://localhost:5002/backchannel-logout",
+    "app": "http://127.0.0.1:5003/backchannel-logout",
+    "counter": "http://127.0.0.1:5004/backchannel-logout",
+}
 
 
 def _demo_clients() -> list[NewClient]:
     return [
         NewClient(name="示例部门门户 Demo department portal", channel="website",
                   client_id="demo-website", redirect_uris=(f"{PORTAL}/callback",),
-                  post_logout_redirect_uris=(f"{PORTAL}/",), skip_consent=False),
+                  post_logout_redirect_uris=(f"{PORTAL}/",), skip_consent=False,
+                  backchannel_logout_uri=BACKCHANNEL["website"]),
         NewClient(name="一网通办 App (demo)", channel="app", client_id="demo-app",
                   redirect_uris=("http://127.0.0.1/callback", "cn.gov.ywtb.app:/callback"),
-                  skip_consent=True),
+                  skip_consent=True, backchannel_logout_uri=BACKCHANNEL["app"]),
         NewClient(name="一网通办小程序 Mini-program (demo)", channel="miniprogram",
                   client_id="demo-miniprogram",
                   redirect_uris=("https://miniprogram.example.gov.cn/callback",),
-                  skip_consent=True),
+                  skip_consent=True, backchannel_logout_uri=BACKCHANNEL["miniprogram"]),
         NewClient(name="政务服务中心自助终端 Counter terminal (demo)", channel="counter",
                   client_id="demo-counter",
-                  redirect_uris=("https://counter.example.gov.cn/callback",), skip_consent=True),
+                  redirect_uris=("https://counter.example.gov.cn/callback",), skip_consent=True,
+                  backchannel_logout_uri=BACKCHANNEL["counter"]),
     ]
 
 
@@ -69,9 +81,14 @@ def seed_demo(as_json: bool) -> None:
                 record, secret = svc.clients.get(new.client_id), None  # type: ignore[assignment]
                 if record.client_type == "confidential":
                     secret = svc.clients.reset_secret(new.client_id, actor="seed-demo")
+                if record.backchannel_logout_uri is None:  # seeded before logout existed
+                    record = svc.clients.set_logout_uris(
+                        new.client_id, backchannel=new.backchannel_logout_uri,
+                        frontchannel=record.frontchannel_logout_uri, actor="seed-demo")
             clients[record.channel] = {"client_id": record.client_id,
                                        "client_secret": secret,
-                                       "redirect_uris": list(record.redirect_uris)}
+                                       "redirect_uris": list(record.redirect_uris),
+                                       "backchannel_logout_uri": record.backchannel_logout_uri}
     out = Path(svc.settings.data_dir) / "demo-clients.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

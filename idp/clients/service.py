@@ -126,10 +126,8 @@ class ClientService:
         post_logout = tuple(check_redirect_uri(u, native=profile.native_redirects,
                                                allow_http_loopback=not self._production)
                             for u in new.post_logout_redirect_uris)
-        backchannel, frontchannel = (
-            check_redirect_uri(uri, native=False, allow_http_loopback=not self._production)
-            if uri else None
-            for uri in (new.backchannel_logout_uri, new.frontchannel_logout_uri))
+        backchannel, frontchannel = self._logout_uris(new.backchannel_logout_uri,
+                                                      new.frontchannel_logout_uri)
         scopes = tuple(dict.fromkeys(new.scopes or profile.default_scopes))
         unknown = [s for s in scopes if s not in KNOWN_SCOPES]
         if unknown:
@@ -159,6 +157,31 @@ class ClientService:
         self._audit.record(actor, "client:create:success", client_id=client_id,
                            extra={"channel": profile.name, "name": name})
         return ClientRecord.from_row(row), secret
+
+    def _logout_uris(self, *uris: str | None) -> tuple[str | None, ...]:
+        """Logout URIs are called by the IdP, never by a native app: https, or http to loopback
+        outside production (the same rules as a web client's redirect URI)."""
+        return tuple(check_redirect_uri(uri, native=False, allow_http_loopback=not self._production)
+                     if uri else None for uri in uris)
+
+    def set_logout_uris(self, client_id: str, *, backchannel: str | None,
+                        frontchannel: str | None, actor: str = "cli") -> ClientRecord:
+        """Replace the client's back- and front-channel logout URIs (``None`` clears one),
+        checked as at registration."""
+        backchannel, frontchannel = self._logout_uris(backchannel, frontchannel)
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            row.backchannel_logout_uri = backchannel
+            row.frontchannel_logout_uri = frontchannel
+            row.updated_at = to_datetime(self._clock())
+            record = ClientRecord.from_row(row)
+        self.invalidate(client_id)
+        self._audit.record(actor, "client:update:success", client_id=client_id,
+                           extra={"backchannel_logout_uri": backchannel,
+                                  "frontchannel_logout_uri": frontchannel})
+        return record
 
     def get(self, client_id: str) -> ClientRecord | None:
         """Look up a client; cached for a few seconds (metadata changes are rare)."""

@@ -134,6 +134,7 @@ def validate(settings: Settings) -> None:
     for name in ("device_code_ttl", "interval", "user_code_failures", "user_code_window"):
         if getattr(settings.device, name) <= 0:
             raise ConfigError(f"device.{name} must be positive")
+    _validate_session(settings)
     _validate_logout(settings)
     _validate_channels(settings)
     if not settings.production:
@@ -151,6 +152,17 @@ def validate(settings: Settings) -> None:
             "production mode needs a secret_key of 32+ random characters, not the default "
             "(set IDP_SECRET_KEY)"
         )
+
+
+def _validate_session(settings: Settings) -> None:
+    se = settings.session
+    if se.absolute_ttl <= 0:
+        raise ConfigError("session.absolute_ttl must be positive")
+    if not 0 < se.idle_ttl <= se.absolute_ttl:
+        raise ConfigError("session.idle_ttl must be positive and at most session.absolute_ttl "
+                          f"({se.absolute_ttl}), got {se.idle_ttl}")
+    if se.max_per_account < 0:
+        raise ConfigError("session.max_per_account must be 0 (no limit) or positive")
 
 
 def _validate_logout(settings: Settings) -> None:
@@ -191,6 +203,10 @@ def _validate_channels(settings: Settings) -> None:
                 raise ConfigError(f"{where}.{ttl} must be positive")
         if policy.refresh_token_ttl < 0:
             raise ConfigError(f"{where}.refresh_token_ttl must be 0 (none) or positive")
+        if policy.session_absolute < 0 or 0 < policy.session_absolute < policy.access_token_ttl:
+            raise ConfigError(f"{where}.session_absolute must be 0 (no limit) or at least "
+                              f"{where}.access_token_ttl ({policy.access_token_ttl}), "
+                              f"got {policy.session_absolute}")
     for rule in settings.token_exchange.allow:
         parts = [p.strip() for p in rule.split("->")]
         if len(parts) != 2 or not all(parts):

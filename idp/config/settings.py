@@ -42,6 +42,8 @@ class TokensSettings:
 class SessionSettings:
     cookie_name: str = "idp_session"
     absolute_ttl: int = 28800
+    idle_ttl: int = 1800
+    max_per_account: int = 10
     cookie_secure: bool = False
 
 
@@ -119,7 +121,8 @@ class ChannelPolicy:
     grant_types: tuple[str, ...] = (AUTH_CODE, REFRESH)
     pkce: str = "required"  # required | optional
     access_token_ttl: int = 600
-    refresh_token_ttl: int = 2592000
+    refresh_token_ttl: int = 2592000  # the channel's idle timeout
+    session_absolute: int = 0  # the channel's absolute limit from its sign-in; 0 = none
     id_token_ttl: int = 600
     refresh_rotation: bool = True
     min_acr: str = "L1"
@@ -128,13 +131,15 @@ class ChannelPolicy:
 @dataclass(frozen=True)
 class ChannelsSettings:
     website: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
-        pkce="optional", refresh_token_ttl=86400))
-    app: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(client_type="public"))
+        pkce="optional", refresh_token_ttl=86400, session_absolute=28800))
+    app: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
+        client_type="public", session_absolute=7776000))
     miniprogram: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
-        grant_types=(TOKEN_EXCHANGE, AUTH_CODE, REFRESH), refresh_token_ttl=604800))
+        grant_types=(TOKEN_EXCHANGE, AUTH_CODE, REFRESH), refresh_token_ttl=604800,
+        session_absolute=2592000))
     counter: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
         grant_types=(DEVICE_CODE,), access_token_ttl=300, refresh_token_ttl=0,
-        id_token_ttl=300))
+        session_absolute=900, id_token_ttl=300))
     service: ChannelPolicy = field(default_factory=lambda: ChannelPolicy(
         grant_types=(CLIENT_CREDENTIALS,), pkce="optional", refresh_token_ttl=0))
 

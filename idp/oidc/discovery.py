@@ -34,6 +34,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "end_session_endpoint": f"{iss}/end_session",  # RP-Initiated Logout 1.0 §2.1
         "backchannel_logout_supported": True,  # Back-Channel Logout 1.0 §2.1
         "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": True,  # Front-Channel Logout 1.0 §3
+        "frontchannel_logout_session_supported": True,
         "scopes_supported": ["openid", "profile", "phone", "email", "address", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

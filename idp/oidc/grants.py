@@ -3,7 +3,9 @@
 - Authorization code (RFC 6749 §4.1) + PKCE (RFC 7636, S256 only; required for public clients)
   + OpenID Connect (Core §3.1): codes come from :class:`idp.tokens.CodeStore` (atomic
   single-use); a replayed code revokes what it issued (RFC 6749 §4.1.2, RFC 9700 §4.2.1).
-- Refresh token (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2).
+- Refresh token (RFC 6749 §6) with rotation and reuse detection (RFC 9700 §4.14.2); a refresh
+  past the channel's ``session_absolute`` is ``invalid_grant`` saying the citizen must sign in
+  again (the limits themselves are kept by :class:`idp.tokens.TokenService`).
 - Client credentials (RFC 6749 §4.4) for department back-end services.
 """
 
@@ -16,11 +18,15 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import OpenIDToken as _OpenIDToken
 
+from idp.clock import as_aware
 from idp.oidc.claims import claims_for_scope
 from idp.oidc.id_tokens import IdTokenSigner
 from idp.oidc.models import OAuthClient, Principal, RefreshCredential
 from idp.store.models import Account
 from idp.tokens import AuthorizationCode, IssueContext
+
+SESSION_LIMIT_REACHED = ("the session reached its maximum length for this channel: "
+                         "the citizen must sign in again")
 
 
 class S256CodeChallenge(CodeChallenge):  # type: ignore[misc]
@@ -62,6 +68,8 @@ class _IssuesTokens:
             ctx = {"sid": row.sid, "auth_time": row.auth_time, "acr": row.acr,
                    "amr": tuple(row.amr or ()), "family_id": row.family_id,
                    "code_digest": row.code_digest}
+            if row.session_expires_at is not None:
+                ctx["session_expires_at"] = int(as_aware(row.session_expires_at).timestamp())
         return IssueContext(client=client.record, account_id=user.id if user else None,
                             scope=scope or "", grant_type=self.GRANT_TYPE,
                             include_refresh=include_refresh, **ctx)
@@ -162,11 +170,21 @@ class RefreshTokenGrant(_IssuesTokens, grants.RefreshTokenGrant):  # type: ignor
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshCredential:
         client: OAuthClient = self.request.client
-        row = self.server.services.tokens.rotate_refresh(
+        services = self.server.services
+        row = services.tokens.rotate_refresh(
             refresh_token, client.get_client_id(), rotate=self._rotates())
         if row is None:
+            if services.tokens.session_limit_reached(refresh_token, client.get_client_id()):
+                raise InvalidGrantError(SESSION_LIMIT_REACHED)
             raise InvalidGrantError("the refresh token is invalid, expired or revoked, "
                                     "or was issued to another client")
+        channel = client.record.channel
+        if row.sid and client.policies.policy(channel).session_absolute == 0:
+            # No session limit: the SSO record must outlive this refresh token, so that ending
+            # the session still finds and revokes it (idp.sessions.service, record expiry).
+            session = services.sso.get(row.sid)
+            if session is not None:
+                services.sso.add_client(session, client.get_client_id(), channel)
         return RefreshCredential(row)
 
     def authenticate_user(self, refresh_token: RefreshCredential) -> Account | None:

@@ -140,6 +140,8 @@ class Token(Base):
     ``family_id`` ties together every rotation of one refresh token (reuse detection revokes
     the family); ``code_digest`` ties tokens to the authorization code that issued them (a
     replayed code revokes them); ``sid`` ties them to the SSO session (logout everywhere).
+    ``session_expires_at`` is the channel's absolute session limit (``session_absolute``), set
+    at the family's first issuance and kept by every rotation; NULL = none.
     """
 
     __tablename__ = "tokens"
@@ -168,6 +170,9 @@ class Token(Base):
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     access_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     refresh_expires_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    session_expires_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -7,6 +7,11 @@ IdP also keeps a row per issuance (by ``jti``) so it can revoke them. Refresh to
 stored as SHA-256 digests, and rotate on every use: presenting a rotated one again is reuse and
 revokes the whole family (RFC 9700 §4.14.2). :meth:`TokenService.find` matches a presented token
 to its record whatever its state, for revocation (RFC 7009) and introspection (RFC 7662).
+
+Session limits per channel (``[channels.*]``): a refresh token expires ``refresh_token_ttl``
+after its issuance (the idle timeout; every rotation starts it again), and no token of a family
+lives beyond the channel's ``session_absolute`` counted from the family's first issuance (the
+channel's sign-in), kept in ``session_expires_at`` through every rotation.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class IssueContext:
     family_id: str | None = None
     code_digest: str | None = None
     act: dict[str, Any] | None = None  # RFC 8693 §4.1: who acts for the subject (代办)
+    session_expires_at: int | None = None  # the family's session limit, kept on rotation
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,12 @@ class TokenService:
     def issue(self, ctx: IssueContext) -> dict[str, Any]:
         now = int(self._clock())
         policy = self._policies.policy(ctx.client.channel)
-        access_ttl, refresh_ttl = policy.access_token_ttl, policy.refresh_token_ttl
+        session_end = ctx.session_expires_at
+        if session_end is None and policy.session_absolute > 0 and ctx.account_id is not None:
+            session_end = now + policy.session_absolute  # the channel's sign-in starts now
+        access_exp, refresh_exp = now + policy.access_token_ttl, now + policy.refresh_token_ttl
+        if session_end is not None:
+            access_exp, refresh_exp = min(access_exp, session_end), min(refresh_exp, session_end)
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
             "iss": self._issuer,
@@ -114,7 +125,7 @@ class TokenService:
             "aud": ctx.client.client_id,
             "client_id": ctx.client.client_id,
             "iat": now,
-            "exp": now + access_ttl,
+            "exp": access_exp,
             "jti": jti,
             "scope": ctx.scope,
             "channel": ctx.client.channel,
@@ -135,7 +146,7 @@ class TokenService:
         token: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "Bearer",
-            "expires_in": access_ttl,
+            "expires_in": access_exp - now,
             "scope": ctx.scope,
         }
         include_refresh = ctx.include_refresh and self._policies.issues_refresh_tokens(
@@ -156,8 +167,9 @@ class TokenService:
             acr=ctx.acr,
             amr=list(ctx.amr),
             issued_at=to_datetime(now),
-            access_expires_at=to_datetime(now + access_ttl),
-            refresh_expires_at=to_datetime(now + refresh_ttl) if refresh else None,
+            access_expires_at=to_datetime(access_exp),
+            refresh_expires_at=to_datetime(refresh_exp) if refresh else None,
+            session_expires_at=to_datetime(session_end) if session_end is not None else None,
         )
         with self._sessions.begin() as session:
             session.add(row)
@@ -270,6 +282,15 @@ class TokenService:
                                subject=row.account_id, client_id=client_id,
                                extra={"family": row.family_id, "revoked": revoked})
         return None
+
+    def session_limit_reached(self, value: str, client_id: str) -> bool:
+        """Was this refresh token refused because its channel's session reached
+        ``session_absolute``? (Not when it was rotated, revoked or another client's.)"""
+        found = self._find_refresh(value)
+        if found is None or found.revoked or found.row.client_id != client_id:
+            return False
+        end = found.row.session_expires_at
+        return end is not None and as_aware(end).timestamp() <= self._clock()
 
     # -- revocation ---------------------------------------------------------------------
     def _revoke_where(self, *conditions: Any, reason: str) -> int:

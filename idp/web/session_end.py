@@ -3,16 +3,22 @@ Connect ``end_session_endpoint`` do.
 
 The session itself is ended by ``services().session_ending`` (idp.sessions.ending: ends it in
 the ephemeral store, revokes the tokens issued under its ``sid``, audits
-``session:end:success``); this adds the browser's part, clearing the Flask-Login cookie.
+``session:end:success``); this adds the browser's part, clearing the Flask-Login cookie, and
+then telling the portals in this browser (Front-Channel Logout 1.0 §4, the rules in
+``idp.oidc.frontchannel_logout``): :func:`frontchannel_page` is the page that loads each
+portal's ``frontchannel_logout_uri`` in a hidden iframe, then goes on where the sign-out was
+going.
 """
 
 from __future__ import annotations
 
-from flask import request
+from flask import render_template, request
 from flask_login import current_user, logout_user
 
+from idp.oidc.frontchannel_logout import logout_frames
 from idp.sessions.service import SsoSession
 from idp.web.principal import services
+from idp.web.security import allow_frames
 
 
 def end_browser_session(*, by: str, client_id: str | None = None) -> SsoSession | None:
@@ -25,3 +31,15 @@ def end_browser_session(*, by: str, client_id: str | None = None) -> SsoSession 
                                           ip=request.remote_addr)
     logout_user()
     return ended
+
+
+def frontchannel_page(ended: SsoSession | None, continue_to: str) -> str | None:
+    """The "signing you out of N portals" page, which then goes on to ``continue_to`` (an
+    address already validated); None when no portal of the ended session registered a
+    ``frontchannel_logout_uri`` (the caller goes on at once, as before)."""
+    svc = services()
+    frames = logout_frames(ended, svc.clients, issuer=svc.settings.issuer)
+    if not frames:
+        return None
+    allow_frames(frame.origin for frame in frames)
+    return render_template("logout_frontchannel.html", frames=frames, continue_to=continue_to)

@@ -90,3 +90,33 @@ def test_dataclass_defaults_match_the_defaults_file():
     from idp.config.settings import Settings
 
     assert load_settings({}) == Settings()
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ({"IDP_SESSION_IDLE_TTL": "0"},
+     "session.idle_ttl must be positive and at most session.absolute_ttl (28800), got 0"),
+    ({"IDP_SESSION_IDLE_TTL": "30000"},
+     "session.idle_ttl must be positive and at most session.absolute_ttl (28800), got 30000"),
+    ({"IDP_SESSION_ABSOLUTE_TTL": "-1"}, "session.absolute_ttl must be positive"),
+    ({"IDP_SESSION_MAX_PER_ACCOUNT": "-1"},
+     "session.max_per_account must be 0 (no limit) or positive"),
+    ({"IDP_CHANNELS_APP_SESSION_ABSOLUTE": "-5"},
+     "channels.app.session_absolute must be 0 (no limit) or at least "
+     "channels.app.access_token_ttl (600), got -5"),
+    ({"IDP_CHANNELS_WEBSITE_SESSION_ABSOLUTE": "300"},
+     "channels.website.session_absolute must be 0 (no limit) or at least "
+     "channels.website.access_token_ttl (600), got 300"),
+    ({"IDP_CHANNELS_COUNTER_SESSION_ABSOLUTE": "15 min"},
+     "setting channels.counter.session_absolute must be of type int, got '15 min'"),
+])
+def test_bad_session_limits_are_refused_with_one_clear_message(env, message):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env)
+    assert exc.value.message == message
+
+
+def test_session_limits_can_be_turned_off():
+    s = load_settings({"IDP_SESSION_MAX_PER_ACCOUNT": "0", "IDP_CHANNELS_APP_SESSION_ABSOLUTE": "0",
+                       "IDP_SESSION_IDLE_TTL": "28800"})
+    assert s.session.max_per_account == 0 and s.channels.app.session_absolute == 0
+    assert s.session.idle_ttl == s.session.absolute_ttl

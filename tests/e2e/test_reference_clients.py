@@ -231,7 +231,8 @@ def _counter(idp_server: IdpServer, tmp_path: Path, *extra: str) -> subprocess.P
     creds = idp_server.demo["clients"]["counter"]
     config = tmp_path / "counter.json"
     config.write_text(json.dumps({"issuer": idp_server.url, "client_id": creds["client_id"],
-                                  "client_secret": creds["client_secret"]}))
+                                  "client_secret": creds["client_secret"],
+                                  "state_file": str(tmp_path / "terminal.json")}))
     return _popen("clients.counter", "--config", str(config), "signin", "--json", *extra)
 
 

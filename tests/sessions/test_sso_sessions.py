@@ -31,14 +31,17 @@ def test_sessions_expire_and_bad_ids_are_absent(ephemeral_store, elapse):
     assert sso.for_account("acct-2") == []
 
 
-def test_add_amr_keeps_the_earlier_methods_and_auth_time(ephemeral_store, fake_clock):
+def test_join_browser_adds_amr_keeps_auth_time_and_takes_the_browser_over(ephemeral_store,
+                                                                          fake_clock):
     sso = SessionService(ephemeral_store, absolute_ttl=3600, clock=fake_clock)
     session = sso.start("acct-3", amr=["pwd"], acr="L1")
     fake_clock.advance(5)
-    joined = sso.add_amr(session, "mca")
+    joined = sso.join_browser(session, amr="mca")
     assert joined is not None and joined.amr == ["pwd", "mca"]
     assert joined.auth_time == session.auth_time and joined.auth_seq == session.auth_seq
+    assert joined.browser != session.browser and joined.browser_since == session.auth_time + 5
     assert sso.get(session.sid) == joined
-    assert sso.add_amr(joined, "mca") == joined  # recorded once
+    again = sso.join_browser(joined, amr="mca")
+    assert again is not None and again.amr == ["pwd", "mca"]  # recorded once
     sso.end(session.sid)
-    assert sso.add_amr(session, "otp") is None  # the session has ended
+    assert sso.join_browser(session, amr="otp") is None  # the session has ended

@@ -3,12 +3,14 @@
 :class:`FakeIdp` is a :data:`~clients.common.http.Transport`: it answers discovery and the JWKS
 itself, answers every other request from the responses scripted with :meth:`FakeIdp.on`, and
 records what was sent. Tokens are signed with a real EC P-256 key (python-jose), as the IdP
-signs them: ID tokens with ``typ: JWT``, access tokens with ``typ: at+jwt`` (RFC 9068).
+signs them: ID tokens with ``typ: JWT``, access tokens with ``typ: at+jwt`` (RFC 9068), logout
+tokens with ``typ: logout+jwt`` (Back-Channel Logout 1.0 §2.4).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt
 
+from clients.common.backchannel import BACKCHANNEL_EVENT
 from clients.common.http import HttpRequest, HttpResponse
 from clients.website.tests.idtokens import SigningKey
 
@@ -51,6 +54,7 @@ class FakeIdp:
             "userinfo_endpoint": f"{issuer}/userinfo",
             "jwks_uri": f"{issuer}/jwks.json",
             "device_authorization_endpoint": f"{issuer}/device_authorization",
+            "end_session_endpoint": f"{issuer}/end_session",
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
         }
@@ -114,3 +118,19 @@ class FakeIdp:
         return jwt.encode(
             payload, self.key.pem, algorithm=self.key.alg, headers={"kid": self.key.kid, "typ": typ}
         )
+
+    def logout_token(
+        self, aud: str, typ: str = "logout+jwt", key: SigningKey | None = None, **claims: Any
+    ) -> str:
+        """A logout token as the IdP sends it; a claim given as ``None`` is left out."""
+        now = int(time.time())
+        defaults = {
+            "iat": now,
+            "exp": now + 120,
+            "jti": secrets.token_hex(16),
+            "events": {BACKCHANNEL_EVENT: {}},
+        }
+        payload = self.claims(aud, **{**defaults, **claims})
+        key = key or self.key
+        headers = {"kid": key.kid, "typ": typ}
+        return jwt.encode(payload, key.pem, algorithm=key.alg, headers=headers)

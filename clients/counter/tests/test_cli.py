@@ -18,12 +18,13 @@ ME = "demo-counter"
 @pytest.fixture
 def config(tmp_path):
     path = tmp_path / "counter.json"
-    path.write_text(json.dumps({"issuer": ISSUER, "client_id": ME, "client_secret": "s3cret"}))
+    settings = {"issuer": ISSUER, "client_id": ME, "client_secret": "s3cret"}
+    path.write_text(json.dumps({**settings, "state_file": str(tmp_path / "terminal.json")}))
     return str(path)
 
 
-def scripted(*token_answers) -> FakeIdp:
-    idp = FakeIdp()
+def scripted(*token_answers, idp: FakeIdp | None = None) -> FakeIdp:
+    idp = idp or FakeIdp()
     idp.on(
         "POST",
         "/device_authorization",
@@ -69,6 +70,8 @@ def test_signin_prints_name_and_sid(config):
     assert "User code: BCDF-GHJK" in err and "▀" in err
     assert "Waiting" in err and "Approved" in err
     assert "s3cret" not in out + err
+    status, out, _ = signin(idp, "--config", config, "status")
+    assert status == 0 and out.startswith("当前市民 / Citizen at the terminal: 张三 (sid ")
 
 
 def test_signin_json_prints_the_claims(config):

@@ -173,14 +173,15 @@ def test_unreachable_idp_is_a_json_502():
 def test_bodies_and_routes_that_are_not_the_api(client):
     error_of(client.post("/session", data="x"), 400, "invalid_request")
     error_of(client.post("/session", json=["x"]), 400, "invalid_request")
-    error_of(client.get("/session"), 405, "method_not_allowed")
+    error_of(client.put("/session"), 405, "method_not_allowed")
+    error_of(client.get("/session"), 401, "invalid_session")
     error_of(client.get("/nowhere"), 404, "not_found")
     error_of(
         client.post("/session", data="x" * 20000, content_type="application/json"),
         413,
         "request_too_large",
     )
-    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/healthz").get_json() == {"status": "ok", "sessions": 0}
 
 
 def test_config_needs_credentials_and_defaults_to_port_5002(tmp_path):

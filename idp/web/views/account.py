@@ -29,6 +29,7 @@ from idp.web.account_labels import (
 )
 from idp.web.messages import error_message
 from idp.web.principal import services
+from idp.web.session_end import frontchannel_page
 from idp.web.views.oidc import SCOPE_LABELS
 
 bp = Blueprint("account", __name__)
@@ -104,13 +105,15 @@ def end_session() -> Any:
     ref = request.form.get("session", "")[:64]
     current = session_ref(_current_sid())
     try:
-        services().session_ending.end_for_account(_account_id(), ref, ip=request.remote_addr)
+        ended = services().session_ending.end_for_account(_account_id(), ref,
+                                                          ip=request.remote_addr)
     except NotFound:
         return _sessions_page(_("That session is not one of yours, or it has already ended. "
                                 "Nothing was ended."), 404)
-    if ref == current:
+    if ref == current:  # this browser's own: as the Sign out button (front-channel logout)
         logout_user()
-        return redirect(url_for("auth.login"))
+        page = frontchannel_page(ended, url_for("auth.login"))
+        return page if page is not None else redirect(url_for("auth.login"))
     flash(_("The session was ended. Portals that used it must sign you in again."), FLASH)
     return redirect(url_for("account.sessions"))
 

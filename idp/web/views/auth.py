@@ -23,7 +23,7 @@ from idp.oidc.models import Principal
 from idp.web.browser_binding import browser_secret
 from idp.web.messages import error_message
 from idp.web.principal import CitizenUser, services
-from idp.web.session_end import end_browser_session
+from idp.web.session_end import end_browser_session, frontchannel_page
 
 bp = Blueprint("auth", __name__)
 
@@ -54,11 +54,14 @@ def _sign_in(account: Any, *, amr: list[str], acr: str) -> None:
         if existing.account_id == account.id:
             session = svc.sso.reauthenticated(existing, amr=amr, acr=acr)
             login_user(CitizenUser(Principal(account=account, session=session)))
+            if session.sid != existing.sid:  # it had ended meanwhile: a new one started
+                svc.session_limits.started(session, ip=request.remote_addr)
             return
         svc.sso.end(existing.sid)
         logout_user()
     session = svc.sso.start(account.id, amr=amr, acr=acr, user_agent=ua)
     login_user(CitizenUser(Principal(account=account, session=session)))
+    svc.session_limits.started(session, ip=request.remote_addr)  # [session] max_per_account
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -114,5 +117,6 @@ def register() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    end_browser_session(by="citizen")
-    return redirect(url_for("auth.login"))
+    ended = end_browser_session(by="citizen")
+    page = frontchannel_page(ended, url_for("auth.login"))
+    return page if page is not None else redirect(url_for("auth.login"))

@@ -1,6 +1,7 @@
 """The OpenID Connect ``end_session_endpoint`` (RP-Initiated Logout 1.0; the rules are in
 ``idp.oidc.end_session``). Thin: parse, resolve, then sign out and send the browser back to the
-portal, ask the citizen first, or show the signed-out page.
+portal, ask the citizen first, or show the signed-out page — by way of the front-channel
+logout page when portals of the ended session must be told (``idp.web.session_end``).
 
 A portal may POST the request (§2). Our session cookie is ``SameSite=Lax``, so a cross-site POST
 arrives without it: we answer such a POST with a 303 to the same request as a GET, which a
@@ -29,7 +30,7 @@ from idp.oidc.end_session import (
 from idp.web.errors import error_page
 from idp.web.extensions import csrf
 from idp.web.principal import services
-from idp.web.session_end import end_browser_session
+from idp.web.session_end import end_browser_session, frontchannel_page
 
 bp = Blueprint("logout", __name__)
 
@@ -88,7 +89,17 @@ def _decide() -> Any:
 
 
 def _signed_out(client_id: str | None, redirect_to: str | None, refused: bool) -> Any:
-    end_browser_session(by="rp", client_id=client_id)
+    ended = end_browser_session(by="rp", client_id=client_id)
+    page = frontchannel_page(ended, redirect_to or url_for(
+        "logout.logged_out", refused="1" if refused else None))
+    if page is not None:  # portals to tell first (Front-Channel Logout 1.0 §4)
+        return page
     if redirect_to:  # registered for the client, exactly (idp.oidc.end_session §3)
         return redirect(redirect_to, code=302)
     return render_template("logged_out.html", refused=refused)
+
+
+@bp.get("/logged_out")
+def logged_out() -> Any:
+    """Where the front-channel logout page goes on to when no portal address was given."""
+    return render_template("logged_out.html", refused=request.args.get("refused") == "1")

@@ -146,7 +146,7 @@ def complete() -> Any:
         return _ticket_error(exc, ticket_id)
     sso = svc.sso.get(ticket.sid)
     account = svc.accounts.get(ticket.account_id or "") if sso is not None else None
-    joined = svc.sso.add_amr(sso, MCA) if sso is not None and account is not None \
+    joined = svc.sso.join_browser(sso, amr=MCA) if sso is not None and account is not None \
         and account.status == "active" and sso.account_id == account.id else None
     if joined is None or account is None:
         return json_error(410, "session_ended",

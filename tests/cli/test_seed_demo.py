@@ -1,0 +1,67 @@
+"""``idp seed-demo`` registers each demo client's back-channel logout URI — also on a database
+seeded before logout existed — through ``ClientService.set_logout_uris`` (checked as at
+registration, audited, and seen at once through the client cache)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, update
+
+from idp.cli.demo import BACKCHANNEL
+from idp.clients import NewClient
+from idp.errors import NotFound, ValidationError
+from idp.store.models import Client
+from tests.cli.test_cli import run  # noqa: F401 — the `idp` runner fixture
+
+EXPECTED = {
+    "website": "http://localhost:5001/backchannel-logout",
+    "miniprogram": "http://localhost:5002/backchannel-logout",
+    "app": "http://127.0.0.1:5003/backchannel-logout",
+    "counter": "http://127.0.0.1:5004/backchannel-logout",
+}
+
+
+def demo_clients(tmp_path) -> dict:
+    return json.loads((tmp_path / "var" / "demo-clients.json").read_text())["clients"]
+
+
+def test_demo_clients_get_their_listeners_also_when_seeded_before(run, tmp_path):  # noqa: F811
+    assert BACKCHANNEL == EXPECTED
+    assert run("seed-demo").returncode == 0
+    seeded = demo_clients(tmp_path)
+    assert {c: seeded[c]["backchannel_logout_uri"] for c in seeded} == EXPECTED
+
+    engine = create_engine(run.db_url)  # as a database seeded before back-channel logout
+    try:
+        with engine.begin() as conn:
+            conn.execute(update(Client).values(backchannel_logout_uri=None))
+    finally:
+        engine.dispose()
+    result = run("seed-demo", "--json")
+    assert result.returncode == 0, result.stderr
+    reseeded = demo_clients(tmp_path)
+    assert {c: reseeded[c]["backchannel_logout_uri"] for c in reseeded} == EXPECTED
+    assert run("seed-demo").returncode == 0, "idempotent"
+
+
+def test_set_logout_uris_validates_audits_and_invalidates_the_cache(services):
+    clients = services.clients
+    record, _ = clients.create(
+        NewClient(name="门户", channel="website", redirect_uris=("https://p.example.gov.cn/cb",))
+    )
+    assert clients.get(record.client_id).backchannel_logout_uri is None  # now cached
+    updated = clients.set_logout_uris(
+        record.client_id, backchannel="https://p.example.gov.cn/bcl", frontchannel=None,
+        actor="staff-1",
+    )
+    assert updated.backchannel_logout_uri == "https://p.example.gov.cn/bcl"
+    assert clients.get(record.client_id).backchannel_logout_uri == updated.backchannel_logout_uri
+    event = services.audit.events(tag="client:update:success")[0]
+    assert (event.actor, event.client_id) == ("staff-1", record.client_id)
+    for bad in ("http://p.example.gov.cn/bcl", "https://p.example.gov.cn/bcl#x", "javascript:x"):
+        with pytest.raises(ValidationError):
+            clients.set_logout_uris(record.client_id, backchannel=bad, frontchannel=None)
+    with pytest.raises(NotFound):
+        clients.set_logout_uris("website-none", backchannel=None, frontchannel=None)
