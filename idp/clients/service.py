@@ -10,8 +10,10 @@ import hashlib
 import hmac
 import secrets
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +30,20 @@ KNOWN_SCOPES = ("openid", "profile", "phone", "email", "address", "offline_acces
 
 def secret_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _origin(uri: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(uri)
+    return parts.scheme, parts.hostname or "", parts.port
+
+
+def _check_frontchannel_origin(uri: str | None, redirect_uris: Iterable[str]) -> None:
+    """Front-Channel Logout 1.0 §2: the scheme, host and port of ``frontchannel_logout_uri``
+    must be those of a registered redirect URI (the IdP frames only the client's own site)."""
+    if uri is not None and _origin(uri) not in {_origin(r) for r in redirect_uris}:
+        raise ValidationError("the front-channel logout URI must have the scheme, host and port "
+                              "of one of the client's redirect URIs",
+                              code="client.frontchannel_logout_uri")
 
 
 @dataclass(frozen=True)
@@ -128,6 +144,7 @@ class ClientService:
                             for u in new.post_logout_redirect_uris)
         backchannel, frontchannel = self._logout_uris(new.backchannel_logout_uri,
                                                       new.frontchannel_logout_uri)
+        _check_frontchannel_origin(frontchannel, redirects)
         scopes = tuple(dict.fromkeys(new.scopes or profile.default_scopes))
         unknown = [s for s in scopes if s not in KNOWN_SCOPES]
         if unknown:
@@ -173,6 +190,7 @@ class ClientService:
             row = session.get(Client, client_id)
             if row is None:
                 raise NotFound(f"no client {client_id}", code="client.not_found")
+            _check_frontchannel_origin(frontchannel, row.redirect_uris or ())
             row.backchannel_logout_uri = backchannel
             row.frontchannel_logout_uri = frontchannel
             row.updated_at = to_datetime(self._clock())

@@ -68,3 +68,26 @@ def test_reset_secret_replaces_the_old_one(services):
     new = services.clients.reset_secret(record.client_id)
     fresh = services.clients.get(record.client_id)
     assert fresh.check_secret(new) and not fresh.check_secret(old)
+
+
+@pytest.mark.parametrize("uri", [
+    "https://other.example.gov.cn/fc",  # another host
+    "https://portal.example.gov.cn:8443/fc",  # another port
+    "http://portal.example.gov.cn/fc",  # another scheme (and not loopback)
+])
+def test_front_channel_logout_uri_must_be_on_a_redirect_uris_origin(services, uri):
+    """Front-Channel Logout 1.0 §2: the IdP frames only the client's own site."""
+    with pytest.raises(ValidationError):
+        services.clients.create(NewClient(
+            name="FC portal", channel="website", frontchannel_logout_uri=uri,
+            redirect_uris=("https://portal.example.gov.cn/callback",)))
+    with services.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Client)) == 0
+    record, _ = services.clients.create(NewClient(
+        name="FC portal", channel="website",
+        redirect_uris=("https://portal.example.gov.cn/callback",),
+        frontchannel_logout_uri="https://portal.example.gov.cn/oidc/fc?x=1"))
+    assert record.frontchannel_logout_uri == "https://portal.example.gov.cn/oidc/fc?x=1"
+    with pytest.raises(ValidationError):
+        services.clients.set_logout_uris(record.client_id, backchannel=None, frontchannel=uri)
+    assert services.clients.get(record.client_id).frontchannel_logout_uri.endswith("?x=1")

@@ -32,8 +32,8 @@ def citizen(services):
     return make_citizen(services)
 
 
-def portal(services, name, *, frontchannel=None, post_logout=()):
-    redirect = f"https://{name}.example.gov.cn/callback"
+def portal(services, name, *, frontchannel=None, post_logout=(), site=None):
+    redirect = f"{site or f'https://{name}.example.gov.cn'}/callback"
     return make_client(services, name=name, redirect_uri=redirect, skip_consent=True,
                        frontchannel_logout_uri=frontchannel,
                        post_logout_redirect_uris=tuple(post_logout))
@@ -162,7 +162,7 @@ def test_confirmed_logout_without_an_address_goes_on_to_the_signed_out_page(
 def test_sign_out_button_frames_every_front_channel_portal_then_goes_to_sign_in(
         client, services, citizen):
     tax = portal(services, "tax", frontchannel=TAX_FC)
-    health = portal(services, "health", frontchannel=f"{HEALTH}/logout")
+    health = portal(services, "health", frontchannel=f"{HEALTH}/logout", site=HEALTH)
     sign_in(client, citizen)
     sid = sid_of(code_flow(client, tax))
     code_flow(client, health)
