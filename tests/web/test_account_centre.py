@@ -300,3 +300,21 @@ def test_forms_without_csrf_token_are_refused(client, second, services, citizen,
 def csrf_from(html: str) -> str:
     return CSRF.search(html).group(1)
 
+
+
+def test_another_citizen_signing_in_on_this_browser_ends_the_previous_session_everywhere(
+        client, services, citizen, logout_listener):
+    """A shared computer: the next citizen's sign-in ends the previous citizen's session —
+    its tokens revoked and its portals told (back-channel), not only this browser's cookie."""
+    rp = make_client(services, backchannel_logout_uri=logout_listener.uri)
+    first = new_session(services, client, citizen)
+    services.sso.add_client(services.sso.get(first), rp.client_id, "website")
+    token = issue_token(services, first, rp.client_id)
+    other = make_citizen(services, name="另一位公民")
+    assert sign_in(client, other).status_code == 302
+    assert sids(services, citizen) == set()
+    assert services.tokens.validate_access_token(token) is None
+    [queued] = services.backchannel.queue.list()
+    assert (queued.sid, queued.client_id) == (first, rp.client_id)
+    event = services.audit.events(tag="session:end:success")[0]
+    assert event.subject == citizen.sub and event.extra["reason"] == "account_switch"

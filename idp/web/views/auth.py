@@ -57,7 +57,10 @@ def _sign_in(account: Any, *, amr: list[str], acr: str) -> None:
             if session.sid != existing.sid:  # it had ended meanwhile: a new one started
                 svc.session_limits.started(session, ip=request.remote_addr)
             return
-        svc.sso.end(existing.sid)
+        # Another citizen signs in on this browser (a shared computer): the previous citizen's
+        # session ends everywhere — tokens revoked, portals told — not just in this browser.
+        svc.session_ending.end(existing.sid, by="citizen", ip=request.remote_addr,
+                               reason="account_switch")
         logout_user()
     session = svc.sso.start(account.id, amr=amr, acr=acr, user_agent=ua)
     login_user(CitizenUser(Principal(account=account, session=session)))

@@ -100,7 +100,8 @@ def _join(principal: Principal) -> None:
     ``auth._sign_in`` does)."""
     if current_user.is_authenticated and current_user.principal.session.sid != \
             principal.session.sid:
-        services().sso.end(current_user.principal.session.sid)
+        services().session_ending.end(current_user.principal.session.sid, by="citizen",
+                                      ip=request.remote_addr, reason="account_switch")
         logout_user()
     login_user(CitizenUser(principal))
 
