@@ -32,13 +32,15 @@ def _describe(d: Delivery) -> dict[str, Any]:
 
 @logout.command("deliveries")
 @click.option("--status", type=click.Choice(STATUSES), help="Only deliveries in this state.")
+@click.option("--client-id", help="Only deliveries to this client.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @json_option
 @guarded
-def deliveries(status: str | None, limit: int, as_json: bool) -> None:
+def deliveries(status: str | None, client_id: str | None, limit: int, as_json: bool) -> None:
     """List back-channel logout deliveries, newest first."""
     with open_services() as svc:
-        rows = [_describe(d) for d in svc.backchannel.queue.list(status=status, limit=limit)]
+        rows = [_describe(d) for d in svc.backchannel.queue.list(
+            status=status, client_id=client_id, limit=limit)]
     lines = [f"{r['id']:>6} {r['status']:<9} {r['attempts']:>3}x {r['client_id']:<32} "
              f"{r['last_status'] or r['last_error'] or ''}" for r in rows]
     emit(as_json, rows, "\n".join(lines) or "no deliveries")

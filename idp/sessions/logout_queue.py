@@ -140,12 +140,14 @@ class LogoutQueue:
                 .values(**values))
 
     def list(self, *, status: str | None = None, sid: str | None = None,
-             limit: int = 100) -> list[Delivery]:
+             client_id: str | None = None, limit: int = 100) -> list[Delivery]:
         """Newest first: what staff and tests read to see each delivery's outcome."""
         query = select(LogoutDelivery).order_by(LogoutDelivery.id.desc()).limit(limit)
         if status is not None:
             query = query.where(LogoutDelivery.status == status)
         if sid is not None:
             query = query.where(LogoutDelivery.sid == sid)
+        if client_id is not None:
+            query = query.where(LogoutDelivery.client_id == client_id)
         with self._sessions() as session:
             return [Delivery.from_row(row) for row in session.scalars(query)]

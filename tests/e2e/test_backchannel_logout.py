@@ -145,5 +145,8 @@ def test_a_pending_logout_survives_a_restart_and_arrives_exactly_once(
     assert done["jti"] == claims["jti"] and done["last_status"] == 200
     assert done["attempts"] >= 3
     assert server.cli_json("logout", "deliveries", "--status", "pending") == []
+    assert [r["jti"] for r in server.cli_json("logout", "deliveries", "--client-id",
+                                              rp.client_id)] == [claims["jti"]]
+    assert server.cli_json("logout", "deliveries", "--client-id", "nobody") == []
     bad = server.cli("logout", "deliveries", "--status", "lost", check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
