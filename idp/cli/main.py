@@ -9,6 +9,7 @@ import click
 from idp.cli import admin
 from idp.cli.delegations import delegations
 from idp.cli.demo import seed_demo
+from idp.cli.identity import identity
 from idp.cli.logout import logout
 from idp.cli.output import CliError
 from idp.cli.serve import serve
@@ -29,6 +30,7 @@ cli.add_command(admin.keys)
 cli.add_command(admin.audit)
 cli.add_command(delegations)
 cli.add_command(logout)
+cli.add_command(identity)
 
 
 def main(argv: list[str] | None = None) -> int:

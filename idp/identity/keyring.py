@@ -52,14 +52,17 @@ def load_identity_keys(keys_dir: Path, *, create: bool) -> IdNumberProtector:
     missing = _missing_file(directory)
     if missing is not None:
         raise KeyMaterialError(f"identity keys missing in {directory}: {missing} — run `idp init`")
-    current = _read_current(directory)
-    keys = {
-        path.name[len("data-") : -len(".key")]: _read_key(path)
-        for path in sorted(directory.glob("data-*.key"))
-        if KEY_ID_PATTERN.fullmatch(path.name[len("data-") : -len(".key")])
-    }
-    vault = IdNumberVault(keys, current)
+    vault = IdNumberVault(_read_data_keys(directory), _read_current(directory))
     return IdNumberProtector(vault, BlindIndex(_read_key(directory / BLIND_INDEX_FILE)))
+
+
+def reload_data_keys(keys_dir: Path, vault: IdNumberVault) -> None:
+    """Load every ``data-*.key`` and ``current.json`` again into ``vault`` (re-keying)."""
+    directory = keys_dir / IDENTITY_DIR
+    missing = _missing_file(directory)
+    if missing is not None:
+        raise KeyMaterialError(f"identity keys missing in {directory}: {missing} — run `idp init`")
+    vault.replace_keys(_read_data_keys(directory), _read_current(directory))
 
 
 def add_data_key(keys_dir: Path) -> str:
@@ -104,6 +107,14 @@ def _read_current(directory: Path) -> str:
     if not isinstance(key_id, str) or not KEY_ID_PATTERN.fullmatch(key_id):
         raise KeyMaterialError(f"{path} names an invalid data key id")
     return key_id
+
+
+def _read_data_keys(directory: Path) -> dict[str, bytes]:
+    return {
+        path.name[len("data-") : -len(".key")]: _read_key(path)
+        for path in sorted(directory.glob("data-*.key"))
+        if KEY_ID_PATTERN.fullmatch(path.name[len("data-") : -len(".key")])
+    }
 
 
 def _read_key(path: Path) -> bytes:

@@ -40,6 +40,16 @@ class IdNumberVault:
     """Encrypts and decrypts ID numbers with AES-256-GCM; never shows its keys in ``repr``."""
 
     def __init__(self, keys: dict[str, bytes], current_key_id: str) -> None:
+        self._ciphers: dict[str, AESGCM] = {}
+        self.current_key_id = ""
+        self.replace_keys(keys, current_key_id)
+
+    def replace_keys(self, keys: dict[str, bytes], current_key_id: str) -> None:
+        """Load another key set in place (re-keying adds a key to a running process).
+
+        The new ciphers are in place before the current key id changes, so a concurrent
+        :meth:`encrypt` always finds the key it names.
+        """
         for key_id, key in keys.items():
             check_key_id(key_id)
             if len(key) != KEY_BYTES:
