@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.accounts.consents import ConsentService
 from idp.accounts.delegations import DelegationService
+from idp.accounts.mfa import MfaService, MfaThrottle
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.registry import HttpRegistry, PopulationRegistry, TableRegistry
 from idp.accounts.services import AccountService
@@ -61,6 +62,7 @@ class Services:
     device: DeviceFlow
     qr: QrLoginService
     delegations: DelegationService
+    mfa: MfaService
 
     def close(self) -> None:
         self.backchannel.stop()
@@ -133,4 +135,8 @@ def build_services(settings: Settings, *, create_keys: bool = False,
         device=device,
         qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),
         delegations=DelegationService(sessions, accounts=accounts, audit=audit, clock=clock),
+        # Second-factor failures share the sign-in limits ([ratelimit] account_failures/window).
+        mfa=MfaService(sessions, vault=protector.vault, audit=audit, clock=clock,
+                       throttle=MfaThrottle(ephemeral, limit=rl.account_failures,
+                                            window=rl.window)),
     )

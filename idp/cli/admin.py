@@ -117,6 +117,21 @@ def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
     emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))
 
 
+@clients.command("allow-id-card")
+@click.argument("client_id")
+@click.option("--revoke", is_flag=True, help="Stop allowing it.")
+@json_option
+@guarded
+def clients_allow_id_card(client_id: str, revoke: bool, as_json: bool) -> None:
+    """Allow CLIENT_ID to request the id_card scope (the citizen ID number in clear; each
+    citizen must still consent), or stop allowing it with --revoke."""
+    with open_services() as svc:
+        record = svc.clients.set_id_card_allowed(client_id, not revoke)
+    data = {"client_id": record.client_id, "id_card_allowed": not revoke}
+    emit(as_json, data, f"{record.client_id}: id_card scope "
+                        f"{'no longer allowed' if revoke else 'allowed'}")
+
+
 @click.group()
 def keys() -> None:
     """Signing keys."""

@@ -146,6 +146,10 @@ class ClientService:
                                                       new.frontchannel_logout_uri)
         _check_frontchannel_origin(frontchannel, redirects)
         scopes = tuple(dict.fromkeys(new.scopes or profile.default_scopes))
+        if "id_card" in scopes:
+            raise ValidationError("the id_card scope is not registered with the client: staff "
+                                  "allow it with `idp clients allow-id-card CLIENT_ID`",
+                                  code="client.scope")
         unknown = [s for s in scopes if s not in KNOWN_SCOPES]
         if unknown:
             raise ValidationError(f"unknown scope(s): {' '.join(unknown)}", code="client.scope")
@@ -199,6 +203,28 @@ class ClientService:
         self._audit.record(actor, "client:update:success", client_id=client_id,
                            extra={"backchannel_logout_uri": backchannel,
                                   "frontchannel_logout_uri": frontchannel})
+        return record
+
+    def set_id_card_allowed(self, client_id: str, allowed: bool, *,
+                            actor: str = "cli") -> ClientRecord:
+        """Allow (or stop allowing) the client to request the ``id_card`` scope — the citizen
+        ID number in clear, still only with each citizen's consent (``extra["id_card_allowed"]``,
+        read by ``idp.oidc.id_card``). Takes effect on every node within the cache TTL."""
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            extra = dict(row.extra or {})
+            if allowed:
+                extra["id_card_allowed"] = True
+            else:
+                extra.pop("id_card_allowed", None)
+            row.extra = extra  # a new dict: the JSON column sees the change
+            row.updated_at = to_datetime(self._clock())
+            record = ClientRecord.from_row(row)
+        self.invalidate(client_id)
+        self._audit.record(actor, "client:update:success", client_id=client_id,
+                           extra={"id_card_allowed": allowed})
         return record
 
     def get(self, client_id: str) -> ClientRecord | None:

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
+from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, scope_to_list
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
+    InteractionRequiredError,
     LoginRequiredError,
     RequestNotSupportedError,
     RequestURINotSupportedError,
@@ -24,7 +25,10 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from idp.oidc import acr
+from idp.oidc.claims_request import MalformedClaimsRequest, parse_claims_request
 from idp.oidc.errors import UnmetAuthenticationRequirementsError
+from idp.oidc.id_card import ID_CARD_SCOPE, SENSITIVE_SCOPES, id_card_allowed
 from idp.oidc.models import OAuthClient, Principal
 
 NON_CONSENT_SCOPES = {"openid"}
@@ -41,6 +45,8 @@ class AuthorizationContext:
     key_set: Callable[[], KeySet]
     issuer: str
     params: dict[str, str] = field(default_factory=dict)
+    # Can this account present a second factor (a confirmed TOTP)? For step-up (check_acr).
+    has_second_factor: Callable[[str], bool] = lambda account_id: False
 
     @property
     def prompts(self) -> list[str]:
@@ -53,7 +59,7 @@ class AuthorizationContext:
 
 @dataclass(frozen=True)
 class Outcome:
-    action: str  # "login" | "consent" | "issue"
+    action: str  # "login" | "step_up" | "factor_missing" | "consent" | "issue"
     scopes: tuple[str, ...] = ()
     reason: str = ""
 
@@ -86,6 +92,28 @@ def check_pkce(ctx: AuthorizationContext) -> Outcome | None:
     if challenge and ctx.params.get("code_challenge_method") != "S256":
         raise ctx.error(InvalidRequestError, "code_challenge_method must be S256 "
                         "(plain and a missing method are not supported)")
+    return None
+
+
+def check_claims_request(ctx: AuthorizationContext) -> Outcome | None:
+    """The ``claims`` parameter must be a JSON object of the Core §5.5 shape
+    (:mod:`idp.oidc.claims_request`); it is read again when the tokens are issued."""
+    try:
+        parse_claims_request(ctx.params.get("claims"))
+    except MalformedClaimsRequest as error:
+        raise ctx.error(InvalidRequestError, str(error)) from None
+    return None
+
+
+def check_id_card(ctx: AuthorizationContext) -> Outcome | None:
+    """The ``id_card`` scope (the citizen ID number in clear) only for clients staff allowed
+    it (:mod:`idp.oidc.id_card`): refused outright rather than silently dropped, so the portal
+    learns why it gets no number."""
+    if ID_CARD_SCOPE in (scope_to_list(ctx.params.get("scope", "")) or []) and \
+            not id_card_allowed(ctx.client.record):
+        raise ctx.error(InvalidScopeError,
+                        "this client is not permitted to request the id_card scope (the "
+                        "citizen ID number); the identity service's staff must allow it first")
     return None
 
 
@@ -141,8 +169,12 @@ def check_login(ctx: AuthorizationContext) -> Outcome | None:
 def check_consent(ctx: AuthorizationContext) -> Outcome | None:
     scopes = tuple(scope_to_list(ctx.client.get_allowed_scope(ctx.params.get("scope", ""))))
     wanted = {s for s in scopes if s not in NON_CONSENT_SCOPES}
+    # First-party portals (--skip-consent) skip it for non-sensitive scopes only: the ID
+    # number (id_card) always needs the citizen's own consent (issue 5 §6).
     if ctx.client.record.skip_consent and "consent" not in ctx.prompts:
-        return None
+        wanted &= SENSITIVE_SCOPES
+        if not wanted:
+            return None
     assert ctx.principal is not None  # noqa: S101 — check_login ran first
     granted = ctx.consent_lookup(ctx.principal.account.id, ctx.client.get_client_id())
     # No consent record at all: ask, even for `openid` alone (it releases an identifier).
@@ -154,21 +186,44 @@ def check_consent(ctx: AuthorizationContext) -> Outcome | None:
 
 
 def check_acr(ctx: AuthorizationContext) -> Outcome | None:
-    """The sign-in must reach the channel's minimum assurance level (``min_acr``). Step-up
-    factors come with the assurance work; until then a level above the achieved one is unmet."""
+    """The sign-in must reach the level the request needs (:func:`idp.oidc.acr.needed`: the
+    channel's ``min_acr``, ``acr_values``, an ``acr`` claim in ``claims``). Below it, a citizen
+    with a second factor steps up in this session (``step_up``: the factor only, no password);
+    one without is told to set one up (``factor_missing``). Voluntary levels (``acr_values``, a
+    non-essential claim) are aimed for but never block: what was achieved is issued."""
     assert ctx.principal is not None  # noqa: S101 — check_login ran first
     channel = ctx.client.record.channel
-    if ctx.client.policies.acr_satisfied(channel, ctx.principal.session.acr):
+    try:
+        need = acr.needed(ctx.params, ctx.client.policies.policy(channel).min_acr)
+    except acr.MalformedClaims as error:
+        raise ctx.error(InvalidRequestError, str(error)) from None
+    achieved = ctx.principal.session.acr
+    if need.unreachable is not None:
+        raise ctx.error(UnmetAuthenticationRequirementsError, need.unreachable)
+    if acr.rank(achieved) >= acr.rank(need.wanted):
         return None
-    minimum = ctx.client.policies.policy(channel).min_acr
-    raise ctx.error(UnmetAuthenticationRequirementsError,
-                    f"this {channel} client requires assurance level {minimum}; the sign-in "
-                    f"reached {ctx.principal.session.acr or 'none'}")
+    required_met = acr.rank(achieved) >= acr.rank(need.required)
+    can_step_up = need.wanted in acr.STEP_UP and \
+        ctx.has_second_factor(ctx.principal.account.id)
+    if can_step_up and "none" not in ctx.prompts:
+        return Outcome("step_up", reason=need.wanted)
+    if required_met:
+        return None
+    if can_step_up:  # prompt=none: the citizen could, but only interactively
+        raise ctx.error(InteractionRequiredError,
+                        f"assurance level {need.required} needs the citizen's second factor")
+    if "none" in ctx.prompts:
+        raise ctx.error(UnmetAuthenticationRequirementsError,
+                        f"this request requires assurance level {need.required}; the sign-in "
+                        f"reached {achieved or 'none'} and the citizen has no second factor")
+    return Outcome("factor_missing", reason=need.required)
 
 
 STEPS: tuple[Step, ...] = (
     check_request_object,
     check_pkce,
+    check_claims_request,
+    check_id_card,
     check_max_age,
     check_id_token_hint,
     check_login,

@@ -1,7 +1,8 @@
 """Claims released per scope (OIDC Core §5.4) from a citizen's account.
 
 ``sub`` is the stable random account id, never the ID number. The ID number itself is not
-released by any scope here (a dedicated, consented scope comes with the assurance work).
+released by any scope here: ``id_card`` releases ``id_number`` under the extra conditions of
+:mod:`idp.oidc.id_card` (staff permission, the citizen's consent, an audited release).
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 
 CLAIMS_SUPPORTED = sorted(
     {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
-     "at_hash", "act"} | {c for claims in SCOPE_CLAIMS.values() for c in claims}
+     "at_hash", "act", "id_number", "verified_claims"}
+    | {c for claims in SCOPE_CLAIMS.values() for c in claims}
 )
 
 

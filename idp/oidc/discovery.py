@@ -14,10 +14,11 @@ from typing import Any
 
 from idp.config import Settings
 from idp.config.settings import DEVICE_CODE, TOKEN_EXCHANGE
-from idp.oidc import introspection, revocation
+from idp.oidc import introspection, revocation, verified_claims
+from idp.oidc.acr import REACHABLE
 from idp.oidc.claims import CLAIMS_SUPPORTED
 
-ACR_VALUES = ["L1"]
+ACR_VALUES = list(REACHABLE)  # what a sign-in here can reach (docs/assurance.md)
 
 
 def metadata(settings: Settings) -> dict[str, Any]:
@@ -36,7 +37,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": True,  # Front-Channel Logout 1.0 §3
         "frontchannel_logout_session_supported": True,
-        "scopes_supported": ["openid", "profile", "phone", "email", "address", "offline_access"],
+        "scopes_supported": ["openid", "profile", "phone", "email", "address", "offline_access",
+                             "id_card"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
@@ -45,7 +47,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
-        "claims_parameter_supported": False,
+        "claims_parameter_supported": True,  # read for verified_claims and id_number
         "token_endpoint_auth_methods_supported": [
             "client_secret_basic", "client_secret_post", "none"],
         "revocation_endpoint_auth_methods_supported": list(revocation.AUTH_METHODS),
@@ -57,6 +59,12 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN"],
         "authorization_response_iss_parameter_supported": True,
+        # OpenID Connect for Identity Assurance 1.0 §8 (idp.oidc.verified_claims)
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [verified_claims.TRUST_FRAMEWORK],
+        "evidence_supported": list(verified_claims.EVIDENCE_TYPES),
+        "documents_supported": list(verified_claims.DOCUMENT_TYPES),
+        "claims_in_verified_claims_supported": list(verified_claims.CLAIMS_IN_VERIFIED_CLAIMS),
     }
 
 

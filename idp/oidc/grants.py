@@ -20,6 +20,8 @@ from authlib.oidc.core import OpenIDToken as _OpenIDToken
 
 from idp.clock import as_aware
 from idp.oidc.claims import claims_for_scope
+from idp.oidc.claims_request import from_code
+from idp.oidc.id_card import release_claims
 from idp.oidc.id_tokens import IdTokenSigner
 from idp.oidc.models import OAuthClient, Principal, RefreshCredential
 from idp.store.models import Account
@@ -63,6 +65,9 @@ class _IssuesTokens:
         if code is not None:
             ctx = {"sid": code.sid, "auth_time": code.auth_time, "acr": code.acr,
                    "amr": tuple(code.amr), "code_digest": code.code_digest}
+            userinfo_claims = from_code(getattr(code, "claims", None)).userinfo
+            if userinfo_claims:
+                ctx["userinfo_claims"] = userinfo_claims
         elif refresh is not None:
             row = refresh.row
             ctx = {"sid": row.sid, "auth_time": row.auth_time, "acr": row.acr,
@@ -227,7 +232,23 @@ class OpenIDToken(_OpenIDToken):  # type: ignore[misc]
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         claims["sid"] = authorization_code.sid
         claims["auth_time"] = authorization_code.auth_time
+        claims.update(self._id_card_claims(authorization_code))
         return claims
+
+    def _id_card_claims(self, code: Any) -> dict[str, Any]:
+        """``id_number`` / ``verified_claims`` when the ``claims`` parameter's ``id_token``
+        member asks for them (:mod:`idp.oidc.id_card`); device authorizations have none."""
+        requested = from_code(getattr(code, "claims", None)).id_token
+        if not requested or not isinstance(code, AuthorizationCode):
+            return {}
+        services = self._server.services
+        account = services.accounts.get(code.account_id)
+        record = services.clients.get(code.client_id)
+        if account is None or record is None:
+            return {}
+        return release_claims(services, account, client_id=code.client_id, scope=code.scope,
+                              acr=code.acr, requested=requested, endpoint="id_token",
+                              channel=record.channel)
 
     def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
         # Scope claims are served by userinfo (Core §5.4); the ID token carries `sub` only.

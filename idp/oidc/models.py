@@ -60,9 +60,13 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]
         return None
 
     def get_allowed_scope(self, scope: str) -> str:
+        """The requested scopes this client may have: its registered ones, plus ``id_card``
+        when staff allowed it (``clients.extra["id_card_allowed"]``, :mod:`idp.oidc.id_card`)."""
         if not scope:
             return ""
         allowed = set(self.record.scopes)
+        if self.record.extra.get("id_card_allowed") is True:
+            allowed.add("id_card")
         return " ".join(s for s in scope_to_list(scope) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:

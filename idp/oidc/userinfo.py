@@ -13,6 +13,7 @@ from typing import Any
 
 from idp.container import Services
 from idp.oidc.claims import claims_for_scope
+from idp.oidc.id_card import release_claims
 
 Response = tuple[int, str, list[tuple[str, str]]]
 
@@ -69,5 +70,10 @@ def userinfo_response(services: Services, method: str, headers: Mapping[str, str
     if account is None or account.status != "active":
         return _challenge(401, "invalid_token", "the account is no longer active")
     claims: dict[str, Any] = claims_for_scope(account, info.scope)
+    requested = info.claims.get("userinfo_claims")
+    claims.update(release_claims(
+        services, account, client_id=info.client_id, scope=info.scope,
+        acr=info.claims.get("acr"), requested=requested if isinstance(requested, dict) else {},
+        endpoint="userinfo", channel=str(info.claims.get("channel", ""))))
     return 200, json.dumps(claims, ensure_ascii=False), [
         ("Content-Type", "application/json; charset=utf-8"), *NO_STORE]

@@ -113,6 +113,18 @@ class SessionService:
                               user_agent=session.user_agent)
         return updated
 
+    def stepped_up(self, session: SsoSession, *, amr: str, acr: str) -> SsoSession | None:
+        """The citizen presented one more factor in this session (step-up, e.g. a TOTP code
+        after the password): ``amr`` is added to the earlier methods, ``acr`` raised. It is an
+        authentication event, so ``auth_time`` moves to now (OIDC Core §2: the time of the
+        authentication that reached this level). None when the session has ended."""
+        now = self._now()
+        updated = replace(session, auth_time=now, acr=acr,
+                          amr=session.amr if amr in session.amr else [*session.amr, amr],
+                          auth_seq=session.auth_seq + 1, last_seen=now)
+        return updated if self._store.replace(self._key(session.sid), updated.to_value()) \
+            else None
+
     def get(self, sid: str | None) -> SsoSession | None:
         if not sid or len(sid) > 64:
             return None

@@ -134,6 +134,43 @@ class Delegation(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class MfaFactor(Base):
+    """A citizen's second factor (issue 5 §2); today only ``type = "totp"`` (RFC 6238).
+
+    ``secret_enc`` is the TOTP secret sealed with the identity vault (AES-256-GCM, associated
+    data ``mfa:totp:<account id>``), never clear. ``confirmed_at`` is NULL until the citizen
+    entered a first code; ``last_used_step`` is the RFC 6238 time step of the last accepted
+    code (replay guard: a code of that step or earlier is refused).
+    """
+
+    __tablename__ = "mfa_factors"
+    __table_args__ = (UniqueConstraint("account_id", "type"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(16))
+    secret_enc: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RecoveryCode(Base):
+    """A single-use recovery code, stored as the SHA-256 digest of ``account id : code``
+    (the codes are 80 random bits: see :mod:`idp.accounts.mfa`); ``used_at`` set on use."""
+
+    __tablename__ = "mfa_recovery_codes"
+    __table_args__ = (UniqueConstraint("account_id", "code_digest"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    code_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Token(Base):
     """One issuance: a JWT access token (by ``jti``) and optionally a refresh token (by digest).
 

@@ -55,6 +55,9 @@ class IssueContext:
     code_digest: str | None = None
     act: dict[str, Any] | None = None  # RFC 8693 §4.1: who acts for the subject (代办)
     session_expires_at: int | None = None  # the family's session limit, kept on rotation
+    # The ``userinfo`` member of the authorization request's ``claims`` parameter (OIDC Core
+    # §5.5), carried in the access token for the userinfo endpoint; not kept on refresh.
+    userinfo_claims: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +141,8 @@ class TokenService:
             claims["acr"] = ctx.acr
         if ctx.act:
             claims["act"] = dict(ctx.act)
+        if ctx.userinfo_claims:
+            claims["userinfo_claims"] = dict(ctx.userinfo_claims)
         signer = self._keys.ring().signer(self._alg)
         if signer is None:
             raise KeyMaterialError(f"no active {self._alg} signing key: run `idp init`")

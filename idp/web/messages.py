@@ -46,6 +46,11 @@ def error_message(exc: IdpError) -> str:
         "password.too_long": _("The password must be at most 128 characters."),
         "password.common": _("This password is too easy to guess. Choose another."),
         "password.personal": _("The password must not contain your ID number or phone number."),
+        "mfa.failed": _("The code is not correct, or it was already used. Wait for the next "
+                        "code in your authenticator app and try again."),
+        "mfa.not_enrolled": _("No second factor is set up for this account."),
+        "mfa.not_pending": _("There is no set-up waiting for confirmation. Start again."),
+        "mfa.already_enrolled": _("An authenticator app is already set up for this account."),
     }
     return messages.get(code) or _("The request could not be completed. Check your input and "
                                    "try again.")

@@ -282,9 +282,10 @@ def test_oidcc_server_client_secret_post(rp: RelyingParty, agent: UserAgent,
 
 def test_oidcc_claims_essential(rp: RelyingParty, agent: UserAgent,
                                 citizen: dict[str, Any]) -> None:
-    """A claims request (name, essential) does not break the flow; as the parameter is not
-    supported it cannot widen what the granted scopes release."""
-    assert rp.config["claims_parameter_supported"] is False
+    """A claims request (name, essential) does not break the flow; the parameter is read
+    only for verified_claims and id_number (idp.oidc.claims_request), so it cannot widen
+    what the granted scopes release."""
+    assert rp.config["claims_parameter_supported"] is True
     claims = json.dumps({"userinfo": {"name": {"essential": True}}})
     login = rp.login(agent, citizen, claims=claims)
     assert "name" not in rp.claims(login.tokens["access_token"], login.sub)

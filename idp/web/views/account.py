@@ -1,4 +1,5 @@
-"""The citizen's account centre (个人中心): home, sessions, consents, sign-in history, password.
+"""The citizen's account centre (个人中心): home, sessions, consents, sign-in history, password,
+second factor (``/account/security``: TOTP enrolment, recovery codes, removal).
 
 Thin views: each parses the form, calls one domain service (:class:`SessionEnding`,
 :class:`ConsentService`, :class:`AccountService`, the audit trail) and renders or redirects.
@@ -7,10 +8,13 @@ Every page needs a signed-in citizen; every form carries a CSRF token (CSRFProte
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required, logout_user
@@ -215,6 +219,86 @@ def password() -> Any:
                                "%(num)d other sessions were ended.", ended), FLASH)
             return redirect(url_for("account.password"))
     return render_template("account_password.html", error=error, nav="password"), status
+
+
+# -- second factor (TOTP) -----------------------------------------------------------------------
+def _qr_data_uri(text: str) -> str:
+    """The QR code as an SVG data URI (CSP ``img-src`` allows ``data:``)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=10,
+                         border=4, image_factory=qrcode.image.svg.SvgPathImage)
+    code.add_data(text)
+    code.make(fit=True)
+    svg = code.make_image().to_string()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+
+
+def _security_page(error: str | None = None, status: int = 200) -> Any:
+    mfa = services().mfa
+    account = current_user.account
+    state = mfa.status(account.id)
+    enrolment = mfa.pending(account.id, label=account.id_number_masked) if state.pending else None
+    context: dict[str, Any] = {"state": state, "error": error, "nav": "security",
+                               "since": local_time(state.confirmed_at)
+                               if state.confirmed_at else None}
+    if enrolment is not None:
+        context["qr"] = _qr_data_uri(enrolment.uri)
+        context["secret"] = " ".join(enrolment.secret[i:i + 4]
+                                     for i in range(0, len(enrolment.secret), 4))
+    resp = make_response(render_template("account_security.html", **context), status)
+    resp.headers["Cache-Control"] = "no-store"  # the pending secret is on the page
+    return resp
+
+
+@bp.get("/account/security")
+@signed_in
+def security() -> Any:
+    return _security_page()
+
+
+@bp.post("/account/security/totp/enrol")
+@signed_in
+def totp_enrol() -> Any:
+    try:
+        services().mfa.enrol(_account_id(), label=current_user.account.id_number_masked,
+                             ip=request.remote_addr)
+    except IdpError as exc:
+        return _security_page(error_message(exc), 409)
+    return redirect(url_for("account.security"))
+
+
+@bp.post("/account/security/totp/confirm")
+@signed_in
+def totp_confirm() -> Any:
+    code = request.form.get("code", "").strip()[:16]
+    try:
+        codes = services().mfa.confirm(_account_id(), code, ip=request.remote_addr)
+    except RateLimited as exc:
+        return _security_page(error_message(exc), 429)
+    except AuthenticationFailed as exc:
+        return _security_page(error_message(exc), 401)
+    except IdpError as exc:
+        return _security_page(error_message(exc), 409)
+    resp = make_response(render_template("account_recovery_codes.html", codes=codes,
+                                         error=None, nav="security"))
+    resp.headers["Cache-Control"] = "no-store"  # shown once: never from a cache
+    return resp
+
+
+@bp.post("/account/security/totp/disable")
+@signed_in
+def totp_disable() -> Any:
+    code = request.form.get("code", "").strip()[:64]
+    try:
+        services().mfa.disable(_account_id(), code, ip=request.remote_addr)
+    except RateLimited as exc:
+        return _security_page(error_message(exc), 429)
+    except AuthenticationFailed as exc:
+        return _security_page(error_message(exc), 401)
+    except IdpError as exc:
+        return _security_page(error_message(exc), 409)
+    flash(_("The authenticator app was removed. Portals that require assurance level L2 can "
+            "no longer be used until you set one up again."), FLASH)
+    return redirect(url_for("account.security"))
 
 
 @bp.get("/healthz")

@@ -16,6 +16,7 @@ from idp.errors import (
     AuthenticationFailed,
     Conflict,
     IdpError,
+    NotFound,
     RateLimited,
     ValidationError,
 )
@@ -92,6 +93,45 @@ def login() -> Any:
         context["error"] = error_message(exc)
         return render_template("login.html", **context), 401
     _sign_in(account, amr=["pwd"], acr="L1")
+    return redirect(next_url)
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+def verify() -> Any:
+    """The second factor (step-up to L2, docs/assurance.md): a code from the authenticator app
+    or a recovery code, in the signed-in session — the password is not asked again."""
+    next_url = _safe_next(request.values.get("next"))
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login", next=next_url, client=request.values.get("client")))
+    svc = services()
+    account = current_user.account
+    if not svc.mfa.has_totp(account.id):  # /authorize explains how to set one up
+        return redirect(next_url)
+    context = {"next_url": next_url, "client_name": _client_name(request.values.get("client")),
+               "error": None}
+    if request.method == "GET":
+        return render_template("login_verify.html", **context)
+    code = request.form.get("code", "").strip()[:64]
+    if not code:
+        context["error"] = _("Enter the 6-digit code from your authenticator app, or a "
+                             "recovery code.")
+        return render_template("login_verify.html", **context), 400
+    try:
+        svc.mfa.verify_any(account.id, code, ip=request.remote_addr)
+    except RateLimited as exc:
+        context["error"] = error_message(exc)
+        return render_template("login_verify.html", **context), 429, {
+            "Retry-After": str(exc.retry_after)}
+    except (AuthenticationFailed, NotFound) as exc:
+        context["error"] = error_message(exc)
+        return render_template("login_verify.html", **context), 401
+    # RFC 8176 has no value for a recovery code: it is a one-time code too, so "otp" either
+    # way (the audit trail tells them apart: mfa:totp:verify vs mfa:recovery:use).
+    session = svc.sso.stepped_up(current_user.principal.session, amr="otp", acr="L2")
+    if session is None:  # the session ended meanwhile
+        logout_user()
+        return redirect(url_for("auth.login", next=next_url))
+    login_user(CitizenUser(Principal(account=account, session=session)))
     return redirect(next_url)
 
 

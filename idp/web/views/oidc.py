@@ -49,6 +49,7 @@ SCOPE_LABELS = {
     "email": N_("Your email address"),
     "address": N_("Your address"),
     "offline_access": N_("Stay signed in to this portal (refresh tokens)"),
+    "id_card": N_("Your full citizen ID number"),
 }
 
 
@@ -133,7 +134,8 @@ def authorize() -> Any:
             grant=grant, client=grant.client, principal=principal, now=time.time(),
             reauth_done=reauth_done, consent_lookup=svc.consents.granted,
             key_set=svc.tokens.verification_keys, issuer=svc.settings.issuer,
-            params={k: v for k, v in request.values.items()})
+            params={k: v for k, v in request.values.items()},
+            has_second_factor=svc.mfa.has_totp)
         outcome = pipeline.run(ctx)
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is not None and outcome.action in ("consent", "issue"):
@@ -148,9 +150,19 @@ def authorize() -> Any:
         return redirect(url_for("auth.login", next=_resume_url(), client=grant.client.client_id,
                                 login_hint=request.values.get("login_hint"),
                                 ui_locales=request.values.get("ui_locales")))
+    if outcome.action == "step_up":  # the second factor only: the password stands
+        return redirect(url_for("auth.verify", next=_resume_url(), client=grant.client.client_id,
+                                acr=outcome.reason))
+    if outcome.action == "factor_missing":
+        return render_template("second_factor_needed.html", client=grant.client.record,
+                               level=outcome.reason), 403
     if outcome.action == "consent":
+        # The ID number is shown masked only (DESIGN.md §4), with who will receive it in full.
+        masked = principal.account.id_number_masked \
+            if principal is not None and "id_card" in outcome.scopes else None
         return render_template("consent.html", client=grant.client.record,
                                scopes=[(s, _(SCOPE_LABELS.get(s, s))) for s in outcome.scopes],
+                               id_number_masked=masked,
                                params=request.values, action=_resume_url())
     return _issue(grant, principal)
 
