@@ -18,12 +18,16 @@ from idp.accounts.mfa import MfaService, MfaThrottle
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.registry import HttpRegistry, PopulationRegistry, TableRegistry
 from idp.accounts.services import AccountService
+from idp.accounts.sms import ConsoleSmsGateway, HttpSmsGateway, SmsGateway
+from idp.accounts.sms_codes import SmsCodeService
+from idp.accounts.subjects import SubjectService
 from idp.accounts.throttle import LoginThrottle
 from idp.audit import AuditTrail
 from idp.clients import ChannelPolicies, ClientService
 from idp.clock import Clock, system_clock
 from idp.config import Settings
 from idp.identity import IdNumberProtector, load_identity_keys
+from idp.identity.keyring import load_pairwise_key
 from idp.keys import KeyService
 from idp.oidc.device_flow import DeviceFlow
 from idp.oidc.user_code_throttle import UserCodeThrottle
@@ -63,11 +67,24 @@ class Services:
     qr: QrLoginService
     delegations: DelegationService
     mfa: MfaService
+    subjects: SubjectService
+    sms: SmsCodeService
 
     def close(self) -> None:
         self.backchannel.stop()
         self.ephemeral.close()
         self.engine.dispose()
+
+
+def build_sms_gateway(settings: Settings) -> SmsGateway | None:
+    """The ``[sms] backend``: None for "none" (SMS codes turned off)."""
+    sms = settings.sms
+    if sms.backend == "http":
+        return HttpSmsGateway(sms.http_url, method=sms.http_method, timeout=sms.http_timeout,
+                              token=sms.http_token)
+    if sms.backend == "console":
+        return ConsoleSmsGateway()
+    return None
 
 
 def build_services(settings: Settings, *, create_keys: bool = False,
@@ -83,6 +100,7 @@ def build_services(settings: Settings, *, create_keys: bool = False,
 
     keys = KeyService(sessions, settings.keys_dir, clock=clock, audit=audit_key_event)
     protector = load_identity_keys(settings.keys_dir, create=create_keys)
+    subjects = SubjectService(load_pairwise_key(settings.keys_dir, create=create_keys))
     table_registry = TableRegistry(sessions, protector, clock=clock)
     registry: PopulationRegistry = table_registry
     if settings.registry.backend == "http":
@@ -104,12 +122,13 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                                         settings.device.device_code_ttl), clock=clock)
     tokens = TokenService(sessions, keys, audit, issuer=settings.issuer,
                           access_alg=settings.keys.access_token_alg, policies=policies,
-                          clock=clock)
+                          subjects=subjects, clock=clock)
     backchannel = BackchannelLogout(
         LogoutQueue(sessions, clock=clock),
         LogoutTokenSigner(keys, issuer=settings.issuer, ttl=settings.logout.token_ttl,
                           clock=clock),
-        clients, audit, settings.logout, default_alg=settings.keys.id_token_alg, clock=clock)
+        clients, audit, settings.logout, default_alg=settings.keys.id_token_alg,
+        subjects=subjects, clock=clock)
     session_ending = SessionEnding(sso, tokens, audit, on_end=backchannel.session_ended)
     accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
                               throttle=throttle, audit=audit, clock=clock,
@@ -136,7 +155,10 @@ def build_services(settings: Settings, *, create_keys: bool = False,
         qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),
         delegations=DelegationService(sessions, accounts=accounts, audit=audit, clock=clock),
         # Second-factor failures share the sign-in limits ([ratelimit] account_failures/window).
+        subjects=subjects,
         mfa=MfaService(sessions, vault=protector.vault, audit=audit, clock=clock,
                        throttle=MfaThrottle(ephemeral, limit=rl.account_failures,
                                             window=rl.window)),
+        sms=SmsCodeService(ephemeral, build_sms_gateway(settings), audit=audit,
+                           settings=settings.sms),
     )

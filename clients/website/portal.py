@@ -6,7 +6,8 @@ Sign-in is the authorization code flow (OIDC Core §3.1) with PKCE S256 (RFC 763
 independently, with python-jose against the IdP's JWKS (:mod:`.tokens`), and reads UserInfo.
 The protocol steps are in :mod:`.signin`; the views here only parse, call, and render.
 
-Routes: ``/`` home, ``/login`` (GET or POST), ``/callback``, ``/refresh`` (POST), ``/logout``
+Routes: ``/`` home, ``/login`` (GET or POST; ``kind`` = empty, ``L2`` or ``id_card``: see
+:data:`.signin.SIGN_INS`), ``/callback``, ``/refresh`` (POST), ``/logout``
 (POST, this portal only), ``/logout-everywhere`` (POST, RP-Initiated Logout 1.0: the IdP session
 and with it every channel), ``/backchannel-logout`` (POST, from the IdP: Back-Channel Logout 1.0,
 :mod:`clients.common.backchannel`), ``/healthz``. Every failure renders the bilingual error
@@ -25,7 +26,7 @@ from clients.common.replay import MemoryReplayCache
 
 from .config import PortalConfig, load_config, validate
 from .csrf import check_csrf, csrf_token
-from .display import claim_rows, format_time, token_prefix
+from .display import claim_rows, format_time, sign_in_summary, token_prefix
 from .errors import PortalError
 from .logout import PortalSessions
 from .pages import render_error, render_http_error, render_unexpected, security_headers
@@ -52,6 +53,7 @@ def home() -> str:
     return render_template(
         "index.html",
         record=record,
+        summary=sign_in_summary(record["claims"], record["userinfo"]),
         id_token_rows=claim_rows(record["claims"]),
         userinfo_rows=claim_rows(record["userinfo"]),
         access_token=token_prefix(record["access_token"]),
@@ -63,7 +65,7 @@ def home() -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response:
-    return _rp().start()
+    return _rp().start(request.values.get("kind", ""))
 
 
 @bp.get("/callback")

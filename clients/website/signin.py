@@ -3,6 +3,9 @@
 OpenID Connect Core §3.1 with PKCE (RFC 7636). The steps of a sign-in, in order:
 
 1. ``start``: fresh ``state`` + ``nonce`` (kept for this browser), PKCE S256 by Authlib, redirect.
+   Which sign-in (:data:`SIGN_INS`): the plain one; ``L2`` — assurance level L2, asked both
+   ways (``acr_values``, OIDC Core §3.1.2.1, and an essential ``acr`` claim, §5.5.1.1); or
+   ``id_card`` — also the scope that releases the citizen ID number (at UserInfo).
 2. ``finish`` at the callback: consume ``state``; check ``iss`` (RFC 9207); stop on ``error``;
    redeem the code (``client_secret_basic``); check the ID token with python-jose
    (:mod:`.tokens`); read UserInfo (:mod:`.provider`); start a new portal session.
@@ -17,6 +20,7 @@ says so.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -42,6 +46,34 @@ from .tokens import IdTokenError, JwksCache, check_refreshed, validate_id_token
 SESSION_TTL = 8 * 3600  # seconds a portal sign-in is kept on the server
 PENDING_KEY = "pending_logins"  # state -> nonce of sign-ins started in this browser
 MAX_PENDING = 5  # sign-ins one browser may have open at once (tabs)
+# The essential acr request of the L2 sign-in (OIDC Core §5.5.1.1): the IdP must reach L2 (a
+# second factor) or refuse; acr_values=L2 alone would only be a preference.
+L2_CLAIMS = json.dumps({"id_token": {"acr": {"essential": True, "values": ["L2"]}}},
+                       separators=(",", ":"))
+ID_CARD_SCOPE = "id_card"  # releases id_number at UserInfo (staff permission + consent)
+# Sign-in kind (the ``kind`` form field of /login) -> what it adds to the configured request.
+# The id_card sign-in does not ask for id_number in the ID token (claims parameter): the portal
+# sends its ID token back through the browser as id_token_hint at sign-out, so the number
+# comes from UserInfo only, server to server.
+SIGN_INS: dict[str, dict[str, str]] = {
+    "": {},
+    "L2": {"acr_values": "L2", "claims": L2_CLAIMS},
+    ID_CARD_SCOPE: {},  # the scope is added in ``authorization_params``
+}
+
+
+def authorization_params(kind: str, scope: str) -> dict[str, str]:
+    """The extra authorization request parameters of one sign-in kind."""
+    if kind not in SIGN_INS:
+        raise PortalError(
+            "unknown_sign_in",
+            "This portal offers no such sign-in.",
+            "本门户没有这种登录方式。",
+        )
+    params = dict(SIGN_INS[kind])
+    if kind == ID_CARD_SCOPE:
+        params["scope"] = f"{scope} {ID_CARD_SCOPE}"
+    return params
 
 
 def load_metadata(client: Any, issuer: str) -> Mapping[str, Any]:
@@ -114,14 +146,15 @@ class RelyingParty:
 
     # --- the flow --------------------------------------------------------------------------
 
-    def start(self) -> Response:
+    def start(self, kind: str = "") -> Response:
+        params = authorization_params(kind, self.config.scope)
         self.metadata()
         state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         pending = dict(session.get(PENDING_KEY) or {})
         pending[state] = nonce
         session[PENDING_KEY] = dict(list(pending.items())[-MAX_PENDING:])
         response: Response = self.client.authorize_redirect(
-            self.config.redirect_uri, state=state, nonce=nonce
+            self.config.redirect_uri, state=state, nonce=nonce, **params
         )
         return response
 

@@ -91,7 +91,8 @@ class MfaThrottle:
         self._store.delete(self._key(account_id))
 
 
-def _aad(account_id: str) -> bytes:
+def totp_associated_data(account_id: str) -> bytes:
+    """Binds a sealed secret to its account (also used by ``idp identity rekey``)."""
     return b"mfa:totp:" + account_id.encode()
 
 
@@ -141,7 +142,8 @@ class MfaService:
             recovery_codes_left=int(left) if confirmed else 0)
 
     def _enrolment(self, factor: MfaFactor, label: str) -> Enrolment:
-        secret = self._vault.decrypt(factor.secret_enc, associated_data=_aad(factor.account_id))
+        secret = self._vault.decrypt(factor.secret_enc,
+                                     associated_data=totp_associated_data(factor.account_id))
         uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP).provisioning_uri(
             name=label, issuer_name=ISSUER_NAME)
         return Enrolment(secret=secret, uri=uri)
@@ -168,8 +170,8 @@ class MfaService:
                 session.delete(factor)
                 session.flush()
             factor = MfaFactor(account_id=account_id, type=TOTP, created_at=now,
-                               secret_enc=self._vault.encrypt(secret,
-                                                              associated_data=_aad(account_id)),
+                               secret_enc=self._vault.encrypt(
+                                   secret, associated_data=totp_associated_data(account_id)),
                                last_used_step=0)
             session.add(factor)
             session.flush()
@@ -216,7 +218,8 @@ class MfaService:
         code = (code or "").strip().replace(" ", "")
         if not _CODE.match(code):
             return None
-        secret = self._vault.decrypt(factor.secret_enc, associated_data=_aad(factor.account_id))
+        secret = self._vault.decrypt(factor.secret_enc,
+                                     associated_data=totp_associated_data(factor.account_id))
         otp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP)
         current = int(self._clock()) // STEP
         found = None

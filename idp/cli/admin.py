@@ -92,12 +92,19 @@ def clients() -> None:
 @click.option("--id-token-alg", type=click.Choice(["RS256", "ES256"]),
               help="ID token signing algorithm (default: settings keys.id_token_alg).")
 @click.option("--client-id", help="Choose the client_id (default: generated).")
+@click.option("--subject-type", type=click.Choice(["public", "pairwise"]), default="public",
+              show_default=True,
+              help="sub released to this client: the account id, or a value per sector.")
+@click.option("--sector-identifier-uri",
+              help="Pairwise: a URI answering a JSON array of the client's redirect URIs; its "
+                   "host is the sector (default: the redirect URIs' one host).")
 @json_option
 @guarded
 def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
                    post_logout: tuple[str, ...], backchannel_logout_uri: str | None,
                    frontchannel_logout_uri: str | None, scopes: tuple[str, ...],
                    skip_consent: bool, id_token_alg: str | None, client_id: str | None,
+                   subject_type: str, sector_identifier_uri: str | None,
                    as_json: bool) -> None:
     """Register a client; prints client_id and, for confidential clients, client_secret."""
     scope_list = tuple(s for item in scopes for s in item.split())
@@ -107,11 +114,15 @@ def clients_create(name: str, channel: str, redirect_uris: tuple[str, ...],
             post_logout_redirect_uris=post_logout, backchannel_logout_uri=backchannel_logout_uri,
             frontchannel_logout_uri=frontchannel_logout_uri, scopes=scope_list,
             skip_consent=skip_consent, id_token_signed_response_alg=id_token_alg,
-            client_id=client_id))
+            client_id=client_id, subject_type=subject_type,
+            sector_identifier_uri=sector_identifier_uri))
     data = {"client_id": record.client_id, "channel": record.channel,
             "client_type": record.client_type,
             "token_endpoint_auth_method": record.token_endpoint_auth_method,
-            "redirect_uris": list(record.redirect_uris), "scopes": list(record.scopes)}
+            "redirect_uris": list(record.redirect_uris), "scopes": list(record.scopes),
+            "subject_type": record.extra.get("subject_type", "public")}
+    if "sector" in record.extra:
+        data["sector"] = record.extra["sector"]
     if secret:
         data["client_secret"] = secret
     emit(as_json, data, "\n".join(f"{k}: {v}" for k, v in data.items()))

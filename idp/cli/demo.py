@@ -3,10 +3,13 @@ channel. Idempotent: existing citizens are kept; demo clients get a fresh secret
 the credentials are written to ``<data_dir>/demo-clients.json`` (mode 0600) for ``make run``.
 
 Each demo client registers the back-channel logout listener its reference client runs under
-``make run`` (``BACKCHANNEL``); a demo client seeded before it had one gets it added."""
+``make run`` (``BACKCHANNEL``); a demo client seeded before it had one gets it added.
+The demo portal (``demo-website``) is allowed the ``id_card`` scope (as staff would with
+``idp clients allow-id-card``), so the walkthrough can show the ID number's consent page."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -18,6 +21,7 @@ from idp.accounts.services import Registration
 from idp.cli.output import emit, guarded, json_option, open_services
 from idp.clients import NewClient
 from idp.errors import Conflict
+from idp.oidc.id_card import id_card_allowed
 
 DEMO_PASSWORD = "Demo-2026-gov"  # noqa: S105 — published demo credential, development only
 DEMO_CITIZENS = (
@@ -26,6 +30,7 @@ DEMO_CITIZENS = (
     ("310104198506150023", "王芳", "13800138002"),
 )
 PORTAL = "http://localhost:5001"
+ID_CARD_CLIENTS = ("demo-website",)  # demo clients allowed the id_card scope
 # The backchannel_logout_uri of each demo client: where its reference client listens.
 BACKCHANNEL = {
     "website": f"{PORTAL}/backchannel-logout",
@@ -35,8 +40,8 @@ BACKCHANNEL = {
 }
 
 
-def _demo_clients() -> list[NewClient]:
-    return [
+def _demo_clients(logout_uris: bool = True) -> list[NewClient]:
+    clients = [
         NewClient(name="示例部门门户 Demo department portal", channel="website",
                   client_id="demo-website", redirect_uris=(f"{PORTAL}/callback",),
                   post_logout_redirect_uris=(f"{PORTAL}/",), skip_consent=False,
@@ -53,12 +58,18 @@ def _demo_clients() -> list[NewClient]:
                   redirect_uris=("https://counter.example.gov.cn/callback",), skip_consent=True,
                   backchannel_logout_uri=BACKCHANNEL["counter"]),
     ]
+    if logout_uris:
+        return clients
+    return [dataclasses.replace(c, backchannel_logout_uri=None) for c in clients]
 
 
 @click.command("seed-demo")
+@click.option("--logout-uris/--no-logout-uris", default=True, show_default=True,
+              help="Register the demo clients' back-channel logout listeners (ports 5001-5004). "
+                   "Test servers turn it off so their sign-outs never reach a running demo.")
 @json_option
 @guarded
-def seed_demo(as_json: bool) -> None:
+def seed_demo(logout_uris: bool, as_json: bool) -> None:
     """Load demo citizens and one demo client per channel (development)."""
     with open_services() as svc:
         csv = "id_number,name\n" + "".join(f"{n},{name}\n" for n, name, _ in DEMO_CITIZENS)
@@ -73,7 +84,7 @@ def seed_demo(as_json: bool) -> None:
             citizens.append({"name": name, "phone": phone, "id_number": number,
                              "password": DEMO_PASSWORD})
         clients: dict[str, Any] = {}
-        for new in _demo_clients():
+        for new in _demo_clients(logout_uris):
             assert new.client_id is not None  # noqa: S101
             if svc.clients.get(new.client_id) is None:
                 record, secret = svc.clients.create(new, actor="seed-demo")
@@ -81,10 +92,13 @@ def seed_demo(as_json: bool) -> None:
                 record, secret = svc.clients.get(new.client_id), None  # type: ignore[assignment]
                 if record.client_type == "confidential":
                     secret = svc.clients.reset_secret(new.client_id, actor="seed-demo")
-                if record.backchannel_logout_uri is None:  # seeded before logout existed
+                if logout_uris and record.backchannel_logout_uri is None:  # seeded before logout
                     record = svc.clients.set_logout_uris(
                         new.client_id, backchannel=new.backchannel_logout_uri,
                         frontchannel=record.frontchannel_logout_uri, actor="seed-demo")
+            if record.client_id in ID_CARD_CLIENTS and not id_card_allowed(record):
+                record = svc.clients.set_id_card_allowed(record.client_id, True,
+                                                         actor="seed-demo")
             clients[record.channel] = {"client_id": record.client_id,
                                        "client_secret": secret,
                                        "redirect_uris": list(record.redirect_uris),

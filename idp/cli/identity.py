@@ -31,14 +31,17 @@ def _rekeyer(svc: Services) -> IdentityRekey:
 @json_option
 @guarded
 def status(as_json: bool) -> None:
-    """Show the current data key and how many accounts each data key seals."""
+    """Show the current data key and how many accounts and TOTP secrets each key seals."""
     with open_services() as svc:
         result = _rekeyer(svc).status()
     data = {"current_key": result.current_key, "loaded_keys": list(result.loaded_keys),
-            "rows_per_key": result.rows_per_key, "pending": result.pending}
+            "rows_per_key": result.rows_per_key, "secrets_per_key": result.secrets_per_key,
+            "pending": result.pending}
+    keys = sorted(set(result.rows_per_key) | set(result.secrets_per_key))
     lines = [f"current data key: {result.current_key}",
-             *(f"  {key}: {n} account(s){' (current)' if key == result.current_key else ''}"
-               for key, n in sorted(result.rows_per_key.items())),
+             *(f"  {key}: {result.rows_per_key.get(key, 0)} account(s), "
+               f"{result.secrets_per_key.get(key, 0)} TOTP secret(s)"
+               f"{' (current)' if key == result.current_key else ''}" for key in keys),
              f"pending re-key: {result.pending}"]
     emit(as_json, data, "\n".join(lines))
 
@@ -54,13 +57,14 @@ def status(as_json: bool) -> None:
 @json_option
 @guarded
 def rekey(new_key: bool, batch_size: int, max_batches: int | None, as_json: bool) -> None:
-    """Re-encrypt stored ID numbers under the current data key; resumable, online."""
+    """Re-encrypt stored ID numbers and TOTP secrets under the current data key; resumable,
+    online."""
     bar: Any = None
 
     def start(pending: int) -> None:
         nonlocal bar
         if pending:
-            bar = click.progressbar(length=pending, label="re-keying ID numbers",
+            bar = click.progressbar(length=pending, label="re-keying ID numbers and TOTP secrets",
                                     file=sys.stderr, show_pos=True)
             bar.__enter__()
 
@@ -82,16 +86,18 @@ def rekey(new_key: bool, batch_size: int, max_batches: int | None, as_json: bool
 def _describe(report: RekeyReport) -> dict[str, Any]:
     return {"target_key": report.target_key, "created_key": report.created_key,
             "pending_at_start": report.pending_at_start, "rewrapped": report.rewrapped,
-            "skipped": report.skipped, "batches": report.batches,
+            "skipped": report.skipped, "secrets_rewrapped": report.secrets_rewrapped,
+            "secrets_skipped": report.secrets_skipped, "batches": report.batches,
             "remaining": report.remaining, "complete": report.complete}
 
 
 def _summary(report: RekeyReport) -> str:
     created = " (new)" if report.created_key else ""
-    text = (f"data key {report.target_key}{created}: re-encrypted {report.rewrapped} of "
+    text = (f"data key {report.target_key}{created}: re-encrypted {report.rewrapped} ID "
+            f"number(s) and {report.secrets_rewrapped} TOTP secret(s) of "
             f"{report.pending_at_start} pending in {report.batches} batch(es)")
-    if report.skipped:
-        text += f"; {report.skipped} changed meanwhile and left alone"
+    if report.skipped or report.secrets_skipped:
+        text += f"; {report.skipped + report.secrets_skipped} changed meanwhile and left alone"
     if report.complete:
-        return text + "; every account is under the current key"
+        return text + "; every account is under the current key (ID numbers and TOTP secrets)"
     return text + f"; {report.remaining} remaining — run `idp identity rekey` again"

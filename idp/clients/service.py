@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from idp.audit import AuditTrail
 from idp.clients.channels import CHANNEL_NAMES, ChannelPolicies
 from idp.clients.redirects import check_redirect_uri
+from idp.clients.sectors import Fetch, fetch_document, subject_settings
 from idp.clock import Clock, system_clock, to_datetime
 from idp.errors import Conflict, NotFound, ValidationError
 from idp.store.models import Client
@@ -58,6 +59,8 @@ class NewClient:
     skip_consent: bool = False
     id_token_signed_response_alg: str | None = None  # None: settings keys.id_token_alg
     client_id: str | None = None
+    subject_type: str | None = None  # "public" (default) or "pairwise" (idp.clients.sectors)
+    sector_identifier_uri: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,10 @@ class ClientService:
                  policies: ChannelPolicies,
                  clock: Clock = system_clock, production: bool = False,
                  cache_ttl: float = 10.0,
-                 default_id_token_alg: str = "RS256") -> None:  # noqa: S107 — an alg name
+                 default_id_token_alg: str = "RS256",  # noqa: S107 — an alg name
+                 fetch_sector: Fetch = fetch_document) -> None:
         self._default_id_token_alg = default_id_token_alg
+        self._fetch_sector = fetch_sector
         self._policies = policies
         self._sessions = sessions
         self._audit = audit
@@ -157,6 +162,9 @@ class ClientService:
         if id_token_alg not in ("RS256", "ES256"):
             raise ValidationError("id_token_signed_response_alg must be RS256 or ES256",
                                   code="client.alg")
+        subject = subject_settings(new.subject_type, new.sector_identifier_uri, redirects,
+                                   channel=profile.name, production=self._production,
+                                   fetch=self._fetch_sector)
         client_id = new.client_id or f"{new.channel}-{secrets.token_hex(8)}"
         secret = secrets.token_urlsafe(32) if profile.client_type == "confidential" else None
         now = to_datetime(self._clock())
@@ -168,7 +176,7 @@ class ClientService:
             frontchannel_logout_uri=frontchannel, grant_types=list(profile.grant_types),
             response_types=["code"] if profile.needs_redirect_uri else [],
             scopes=list(scopes), id_token_signed_response_alg=id_token_alg,
-            skip_consent=new.skip_consent, status="active", extra={},
+            skip_consent=new.skip_consent, status="active", extra=subject,
             created_at=now, updated_at=now,
         )
         with self._sessions.begin() as session:
@@ -176,7 +184,7 @@ class ClientService:
                 raise Conflict(f"client {client_id} already exists", code="client.exists")
             session.add(row)
         self._audit.record(actor, "client:create:success", client_id=client_id,
-                           extra={"channel": profile.name, "name": name})
+                           extra={"channel": profile.name, "name": name, **subject})
         return ClientRecord.from_row(row), secret
 
     def _logout_uris(self, *uris: str | None) -> tuple[str | None, ...]:

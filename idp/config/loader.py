@@ -136,6 +136,7 @@ def validate(settings: Settings) -> None:
             raise ConfigError(f"device.{name} must be positive")
     _validate_session(settings)
     _validate_logout(settings)
+    _validate_sms(settings)
     _validate_channels(settings)
     if not settings.production:
         return
@@ -152,6 +153,11 @@ def validate(settings: Settings) -> None:
             "production mode needs a secret_key of 32+ random characters, not the default "
             "(set IDP_SECRET_KEY)"
         )
+    if settings.sms.backend == "console":
+        raise ConfigError("production mode cannot use sms.backend = 'console' (it writes the "
+                          "codes to the log): set 'http', or 'none' to offer no SMS codes")
+    if settings.sms.backend == "http" and not settings.sms.http_url.startswith("https://"):
+        raise ConfigError("production mode needs an https:// sms.http_url")
 
 
 def _validate_session(settings: Settings) -> None:
@@ -178,6 +184,33 @@ def _validate_logout(settings: Settings) -> None:
         raise ConfigError("logout.give_up_after must be positive")
     if not 0.1 <= lo.poll_interval <= 60:
         raise ConfigError("logout.poll_interval must be between 0.1 and 60 seconds")
+
+
+def _validate_sms(settings: Settings) -> None:
+    sms = settings.sms
+    if sms.backend not in {"console", "http", "none"}:
+        raise ConfigError("sms.backend must be 'console', 'http' or 'none'")
+    if sms.backend == "http":
+        if not sms.http_url:
+            raise ConfigError("sms.backend = 'http' needs sms.http_url")
+        if urlsplit(sms.http_url).scheme not in {"http", "https"} or "{phone}" not in \
+                sms.http_url or ("{text}" not in sms.http_url and sms.http_method == "GET"):
+            raise ConfigError("sms.http_url must be an http(s) URL template with {phone} and "
+                              "{text} (with http_method = 'POST', {text} may be left out)")
+    if sms.http_method not in {"GET", "POST"}:
+        raise ConfigError("sms.http_method must be 'GET' or 'POST'")
+    if not 0.5 <= sms.http_timeout <= 30:
+        raise ConfigError("sms.http_timeout must be between 0.5 and 30 seconds")
+    if not 60 <= sms.code_ttl <= 1800:
+        raise ConfigError("sms.code_ttl must be between 60 and 1800 seconds")
+    if not 6 <= sms.code_length <= 8:
+        raise ConfigError("sms.code_length must be between 6 and 8 digits")
+    if not 0 <= sms.resend_interval < sms.send_window:
+        raise ConfigError("sms.resend_interval must be 0 or more and below sms.send_window")
+    if not 1 <= sms.max_sends <= 100:
+        raise ConfigError("sms.max_sends must be between 1 and 100")
+    if not 1 <= sms.max_attempts <= 10:
+        raise ConfigError("sms.max_attempts must be between 1 and 10")
 
 
 def _validate_channels(settings: Settings) -> None:

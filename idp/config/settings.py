@@ -104,6 +104,23 @@ class LogoutSettings:
     poll_interval: float = 2.0
 
 
+@dataclass(frozen=True)
+class SmsSettings:
+    """SMS one-time codes, a second factor for L2 (docs/assurance.md); see ``[sms]``."""
+
+    backend: str = "console"  # console | http | none
+    http_url: str = ""
+    http_method: str = "GET"  # GET | POST
+    http_timeout: float = 3.0
+    http_token: str = ""  # noqa: S105 — empty: no Authorization header
+    code_ttl: int = 300
+    code_length: int = 6
+    resend_interval: int = 60
+    max_sends: int = 5
+    send_window: int = 3600
+    max_attempts: int = 5
+
+
 AUTH_CODE = "authorization_code"
 REFRESH = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -176,6 +193,7 @@ class Settings:
     qr: QrSettings = field(default_factory=QrSettings)
     device: DeviceSettings = field(default_factory=DeviceSettings)
     logout: LogoutSettings = field(default_factory=LogoutSettings)
+    sms: SmsSettings = field(default_factory=SmsSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 

@@ -4,6 +4,8 @@ Layout under ``keys_dir / "identity"`` (directory mode 0700, every file 0600)::
 
     data-<key_id>.key   one data key: 32 random bytes, base64 (RFC 4648 §4) and a newline
     blind-index.key     the HMAC-SHA256 blind-index key: 32 random bytes, base64 and a newline
+    pairwise.key        the HMAC-SHA256 key of pairwise ``sub`` values (idp.accounts.subjects):
+                        32 random bytes, base64 and a newline; losing it changes every pairwise sub
     current.json        {"current_data_key": "<key_id>"}
 
 A key id is ``YYYYMMDD-`` and 8 random hex digits. Every ``data-*.key`` file is loaded, so
@@ -26,11 +28,12 @@ from pathlib import Path
 from idp.errors import KeyMaterialError
 from idp.identity.blind_index import BlindIndex
 from idp.identity.protector import IdNumberProtector
-from idp.identity.vault import KEY_BYTES, KEY_ID_PATTERN, IdNumberVault
+from idp.identity.vault import KEY_BYTES, KEY_ID_PATTERN, IdNumberVault, KeyLoader
 
 IDENTITY_DIR = "identity"
 BLIND_INDEX_FILE = "blind-index.key"
 CURRENT_FILE = "current.json"
+PAIRWISE_FILE = "pairwise.key"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -52,7 +55,8 @@ def load_identity_keys(keys_dir: Path, *, create: bool) -> IdNumberProtector:
     missing = _missing_file(directory)
     if missing is not None:
         raise KeyMaterialError(f"identity keys missing in {directory}: {missing} — run `idp init`")
-    vault = IdNumberVault(_read_data_keys(directory), _read_current(directory))
+    vault = IdNumberVault(_read_data_keys(directory), _read_current(directory),
+                          loader=key_loader(keys_dir))
     return IdNumberProtector(vault, BlindIndex(_read_key(directory / BLIND_INDEX_FILE)))
 
 
@@ -63,6 +67,19 @@ def reload_data_keys(keys_dir: Path, vault: IdNumberVault) -> None:
     if missing is not None:
         raise KeyMaterialError(f"identity keys missing in {directory}: {missing} — run `idp init`")
     vault.replace_keys(_read_data_keys(directory), _read_current(directory))
+
+
+def key_loader(keys_dir: Path) -> KeyLoader:
+    """What a running vault calls to read the data keys again (reload on an unknown key id)."""
+    directory = keys_dir / IDENTITY_DIR
+
+    def load() -> tuple[dict[str, bytes], str]:
+        missing = _missing_file(directory)
+        if missing is not None:
+            raise KeyMaterialError(f"identity keys missing in {directory}: {missing}")
+        return _read_data_keys(directory), _read_current(directory)
+
+    return load
 
 
 def add_data_key(keys_dir: Path) -> str:
@@ -76,6 +93,21 @@ def add_data_key(keys_dir: Path) -> str:
     _write_private(temporary, _current_json(key_id))
     os.replace(temporary, directory / CURRENT_FILE)
     return key_id
+
+
+def load_pairwise_key(keys_dir: Path, *, create: bool) -> bytes:
+    """The pairwise-subject key; ``create=True`` (``idp init``) first makes it if missing.
+    Missing otherwise is an error, as for the other identity keys: a new key would silently
+    give every citizen new pairwise ``sub`` values."""
+    directory = keys_dir / IDENTITY_DIR
+    path = directory / PAIRWISE_FILE
+    if create:
+        directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        _create_if_missing(path, _encode_key(secrets.token_bytes(KEY_BYTES)))
+    if not path.is_file():
+        raise KeyMaterialError(f"identity keys missing in {directory}: {PAIRWISE_FILE} not "
+                               "found — run `idp init`")
+    return _read_key(path)
 
 
 def identity_keys_present(keys_dir: Path) -> bool:

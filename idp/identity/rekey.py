@@ -1,4 +1,5 @@
-"""Re-keying stored ID numbers: move every ``accounts`` ciphertext to the current data key.
+"""Re-keying: move every ``accounts`` ID number and every ``mfa_factors`` TOTP secret (sealed
+by the same vault, associated data ``mfa:totp:<account id>``) to the current data key.
 
 The vault (:mod:`idp.identity.vault`) names its data key in every blob, and ``accounts`` keeps
 that key id in ``id_number_key``. Re-keying is therefore a walk over the rows whose key id is
@@ -12,6 +13,10 @@ simply continues:
    again with the current key outside any transaction, then written in one short transaction
    per batch by a *conditional* UPDATE (``WHERE id = … AND id_number_key = <old key>``): a row
    that changed meanwhile is skipped, never overwritten, and nobody waits long for a lock.
+3. Then the same walk over ``mfa_factors``. That table has no key-id column: the key id is
+   read from the blob's header (in SQL, a prefix comparison), and the conditional UPDATE
+   compares the whole old blob (``WHERE id = … AND secret_enc = <old blob>``), so a factor
+   re-enrolled meanwhile is left alone.
 
 Old data keys are never deleted or unloaded, so every node keeps reading rows under either key
 during and after the walk. The blind-index key is not rotated here: it is the lookup and
@@ -23,19 +28,22 @@ is interrupted), with key ids and counts — never a number, masked or not.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.accounts.mfa import totp_associated_data
 from idp.errors import KeyMaterialError
 from idp.identity.keyring import add_data_key, reload_data_keys
 from idp.identity.protector import IdNumberProtector
-from idp.store.models import Account
+from idp.identity.vault import key_header
+from idp.store.models import Account, MfaFactor
 
 DEFAULT_BATCH = 200
+NOT_LOADED = "(not loaded)"  # KeyStatus.secrets_per_key: TOTP secrets under no loaded key
 
 
 class Auditor(Protocol):
@@ -44,27 +52,40 @@ class Auditor(Protocol):
 
 @dataclass(frozen=True)
 class KeyStatus:
-    """Which data key is current, which are loaded, and how many accounts each one seals."""
+    """Which data key is current, which are loaded, and how many accounts (ID numbers) and
+    second factors (TOTP secrets) each one seals. TOTP secrets under a key that is not loaded
+    are counted under ``"unknown"``."""
 
     current_key: str
     loaded_keys: tuple[str, ...]
     rows_per_key: dict[str, int]
+    secrets_per_key: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def accounts_pending(self) -> int:
+        return sum(n for key, n in self.rows_per_key.items() if key != self.current_key)
+
+    @property
+    def secrets_pending(self) -> int:
+        return sum(n for key, n in self.secrets_per_key.items() if key != self.current_key)
 
     @property
     def pending(self) -> int:
-        """Rows not yet under the current key."""
-        return sum(n for key, n in self.rows_per_key.items() if key != self.current_key)
+        """Rows (both tables) not yet under the current key."""
+        return self.accounts_pending + self.secrets_pending
 
 
 @dataclass(frozen=True)
 class RekeyReport:
     target_key: str  # the data key every row is moved to
     created_key: bool  # this run created it
-    pending_at_start: int
-    rewrapped: int  # rows moved by this run
-    skipped: int  # rows changed by someone else meanwhile (left alone)
+    pending_at_start: int  # ID numbers + TOTP secrets
+    rewrapped: int  # ID numbers (accounts) moved by this run
+    skipped: int  # accounts changed by someone else meanwhile (left alone)
     batches: int
-    remaining: int  # rows still under other keys when the run ended
+    remaining: int  # rows (both tables) still under other keys when the run ended
+    secrets_rewrapped: int = 0  # TOTP secrets (mfa_factors) moved by this run
+    secrets_skipped: int = 0  # factors re-enrolled or removed meanwhile (left alone)
 
     @property
     def complete(self) -> bool:
@@ -82,13 +103,23 @@ class IdentityRekey:
         self._audit = audit
 
     def status(self) -> KeyStatus:
+        loaded = tuple(sorted(self._vault.key_ids))
+        secrets: dict[str, int] = {}
         with self._sessions() as session:
             rows = session.execute(
                 select(Account.id_number_key, func.count()).group_by(Account.id_number_key)
             ).all()
-        return KeyStatus(current_key=self._vault.current_key_id,
-                         loaded_keys=tuple(sorted(self._vault.key_ids)),
-                         rows_per_key={key: int(n) for key, n in rows})
+            for key in loaded:  # a handful of keys: one indexed-free count each
+                n = int(session.scalar(select(func.count()).select_from(MfaFactor)
+                                       .where(_sealed_with(key))) or 0)
+                if n:
+                    secrets[key] = n
+            total = int(session.scalar(select(func.count()).select_from(MfaFactor)) or 0)
+        if total > sum(secrets.values()):
+            secrets[NOT_LOADED] = total - sum(secrets.values())
+        return KeyStatus(current_key=self._vault.current_key_id, loaded_keys=loaded,
+                         rows_per_key={key: int(n) for key, n in rows},
+                         secrets_per_key=secrets)
 
     def rekey(self, *, new_key: bool = False, batch_size: int = DEFAULT_BATCH,
               max_batches: int | None = None, actor: str = "system",
@@ -114,13 +145,17 @@ class IdentityRekey:
             raise KeyMaterialError(
                 f"rows are sealed with data key(s) {', '.join(unknown)}, which are not loaded "
                 "— restore those key files first")
+        if before.secrets_per_key.get(NOT_LOADED):
+            raise KeyMaterialError(
+                f"{before.secrets_per_key[NOT_LOADED]} TOTP secret(s) are sealed with a data "
+                "key that is not loaded — restore that key file first")
         pending = before.pending
         self._audit.record(actor, "identity:rekey:start", extra={
             "target_key": target, "created_key": created, "pending": pending,
             "rows_per_key": before.rows_per_key})
         if on_start is not None:
             on_start(pending)
-        rewrapped = skipped = batches = 0
+        rewrapped = skipped = secrets_rewrapped = secrets_skipped = batches = 0
         try:
             after_id = ""
             while max_batches is None or batches < max_batches:
@@ -134,18 +169,33 @@ class IdentityRekey:
                 after_id = rows[-1][0]
                 if on_batch is not None:
                     on_batch(len(rows))
+            after_factor = 0
+            while max_batches is None or batches < max_batches:
+                factors = self._next_factors(target, after_factor, batch_size)
+                if not factors:
+                    break
+                moved = self._write_factors(factors)
+                secrets_rewrapped += moved
+                secrets_skipped += len(factors) - moved
+                batches += 1
+                after_factor = factors[-1][0]
+                if on_batch is not None:
+                    on_batch(len(factors))
         except BaseException as exc:
             self._audit.record(actor, "identity:rekey:failure", extra={
                 "target_key": target, "rewrapped": rewrapped, "skipped": skipped,
+                "secrets_rewrapped": secrets_rewrapped, "secrets_skipped": secrets_skipped,
                 "batches": batches, "reason": type(exc).__name__})
             raise
         remaining = self.status().pending
         report = RekeyReport(target_key=target, created_key=created, pending_at_start=pending,
                              rewrapped=rewrapped, skipped=skipped, batches=batches,
-                             remaining=remaining)
+                             remaining=remaining, secrets_rewrapped=secrets_rewrapped,
+                             secrets_skipped=secrets_skipped)
         self._audit.record(actor, "identity:rekey:success", extra={
             "target_key": target, "created_key": created, "rewrapped": rewrapped,
-            "skipped": skipped, "batches": batches, "remaining": remaining})
+            "skipped": skipped, "secrets_rewrapped": secrets_rewrapped,
+            "secrets_skipped": secrets_skipped, "batches": batches, "remaining": remaining})
         return report
 
     def _next_batch(self, target: str, after_id: str,
@@ -181,3 +231,40 @@ class IdentityRekey:
                     .execution_options(synchronize_session=False))
                 moved += int(getattr(result, "rowcount", 0) or 0)
         return moved
+
+    def _next_factors(self, target: str, after_id: int,
+                      size: int) -> list[tuple[int, bytes, bytes]]:
+        """(id, old blob, new blob) of the next TOTP secrets not under ``target``, by id."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(MfaFactor.id, MfaFactor.account_id, MfaFactor.secret_enc)
+                .where(~_sealed_with(target), MfaFactor.id > after_id)
+                .order_by(MfaFactor.id).limit(size)
+            ).all()
+        out = []
+        for factor_id, account_id, blob in rows:
+            new_blob = self._vault.rewrap(blob, associated_data=totp_associated_data(account_id))
+            if self._vault.key_id_of(new_blob) != target:
+                raise KeyMaterialError("re-keying did not reach the current data key")
+            out.append((factor_id, blob, new_blob))
+        return out
+
+    def _write_factors(self, rows: list[tuple[int, bytes, bytes]]) -> int:
+        """One short transaction; a factor whose secret changed meanwhile is left alone."""
+        moved = 0
+        with self._sessions.begin() as session:
+            for factor_id, old_blob, new_blob in rows:
+                result = session.execute(
+                    update(MfaFactor)
+                    .where(MfaFactor.id == factor_id, MfaFactor.secret_enc == old_blob)
+                    .values(secret_enc=new_blob)
+                    .execution_options(synchronize_session=False))
+                moved += int(getattr(result, "rowcount", 0) or 0)
+        return moved
+
+
+def _sealed_with(key_id: str) -> ColumnElement[bool]:
+    """``mfa_factors.secret_enc`` was sealed with ``key_id``: its blob starts with that key's
+    header (``substr`` on a BLOB / bytea counts bytes in SQLite and PostgreSQL alike)."""
+    header = key_header(key_id)
+    return func.substr(MfaFactor.secret_enc, 1, len(header)) == header

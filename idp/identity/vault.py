@@ -10,12 +10,23 @@ The header (version, key id) is authenticated too: it is prepended to the caller
 data, so a blob cannot be relabelled with another key id or version. Several data keys can be
 loaded at once: new blobs use ``current_key_id``, old blobs decrypt with the key they name, and
 :meth:`IdNumberVault.rewrap` moves a blob to the current key (re-keying).
+
+A vault built with a ``loader`` (:func:`idp.identity.keyring.load_identity_keys` gives one that
+reads the key files) follows a re-key made by another process without a restart: a blob naming
+a key it does not hold makes it load the key set again, and an encryption does so when the
+last load is older than ``refresh_interval`` — each at most once per ``reload_interval``
+(thread-safe), so a blob under a truly lost key cannot make every request read the disk.
+After a load, new blobs use the key ``current.json`` names.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import threading
+import time
+from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +39,11 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # also used in key file names
 DEFAULT_ASSOCIATED_DATA = b"id_number"
+RELOAD_INTERVAL = 5.0  # seconds: at most one reload of the key files per interval
+REFRESH_INTERVAL = 30.0  # seconds: an encryption checks for a newer current key this often
+
+# Returns (every data key by id, the current key id); raises KeyMaterialError when unreadable.
+KeyLoader = Callable[[], tuple[dict[str, bytes], str]]
 
 
 def check_key_id(key_id: str) -> None:
@@ -39,10 +55,39 @@ def check_key_id(key_id: str) -> None:
 class IdNumberVault:
     """Encrypts and decrypts ID numbers with AES-256-GCM; never shows its keys in ``repr``."""
 
-    def __init__(self, keys: dict[str, bytes], current_key_id: str) -> None:
+    def __init__(self, keys: dict[str, bytes], current_key_id: str, *,
+                 loader: KeyLoader | None = None, reload_interval: float = RELOAD_INTERVAL,
+                 refresh_interval: float = REFRESH_INTERVAL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._ciphers: dict[str, AESGCM] = {}
         self.current_key_id = ""
         self.replace_keys(keys, current_key_id)
+        self._loader = loader
+        self._reload_interval = reload_interval
+        self._refresh_interval = refresh_interval
+        self._clock = clock
+        self._reload_lock = threading.Lock()
+        self._last_reload = -math.inf  # the first miss reloads at once
+        self._loaded_at = clock()
+
+    def reload_if_due(self) -> bool:
+        """Load the key set again from the ``loader``, unless one was loaded (or tried) less
+        than ``reload_interval`` ago. True when new keys are in place. A failed load keeps
+        the keys held (a half-copied key directory must not stop encryption)."""
+        if self._loader is None:
+            return False
+        with self._reload_lock:
+            now = self._clock()
+            if now - self._last_reload < self._reload_interval:
+                return False
+            self._last_reload = now
+            try:
+                keys, current_key_id = self._loader()
+                self.replace_keys(keys, current_key_id)
+            except KeyMaterialError:
+                return False
+            self._loaded_at = now
+        return True
 
     def replace_keys(self, keys: dict[str, bytes], current_key_id: str) -> None:
         """Load another key set in place (re-keying adds a key to a running process).
@@ -67,7 +112,11 @@ class IdNumberVault:
         return frozenset(self._ciphers)
 
     def encrypt(self, id_number: str, *, associated_data: bytes = DEFAULT_ASSOCIATED_DATA) -> bytes:
-        """Encrypt with the current key and a fresh random nonce."""
+        """Encrypt with the current key (checked on disk every ``refresh_interval``) and a
+        fresh random nonce."""
+        if self._loader is not None and \
+                self._clock() - self._loaded_at >= self._refresh_interval:
+            self.reload_if_due()
         key_id = self.current_key_id
         header = _header(key_id)
         nonce = os.urandom(NONCE_BYTES)
@@ -80,6 +129,9 @@ class IdNumberVault:
         """Decrypt a blob; :class:`KeyMaterialError` if its key is unknown or it was altered."""
         key_id, body_start = _parse_header(blob)
         cipher = self._ciphers.get(key_id)
+        if cipher is None:  # sealed under a key made after this process loaded its keys?
+            self.reload_if_due()
+            cipher = self._ciphers.get(key_id)
         if cipher is None:
             raise KeyMaterialError(
                 f"ID number was encrypted with data key {key_id!r}, which is not loaded — "
@@ -108,6 +160,12 @@ class IdNumberVault:
             return blob
         plain = self.decrypt(blob, associated_data=associated_data)
         return self.encrypt(plain, associated_data=associated_data)
+
+
+def key_header(key_id: str) -> bytes:
+    """The first bytes of every blob sealed with ``key_id`` (to select rows by key in SQL)."""
+    check_key_id(key_id)
+    return _header(key_id)
 
 
 def _header(key_id: str) -> bytes:

@@ -23,7 +23,10 @@ from idp.config.settings import ACR_LEVELS
 from idp.oidc.claims_request import MalformedClaimsRequest, parse_claims_request
 
 REACHABLE = ("L1", "L2")  # levels a sign-in here can reach today (L3, L4: issue 5, later)
-STEP_UP = {"L2": "otp"}  # level → the factor that reaches it from the level below
+# level → the second factors (RFC 8176 amr) that reach it from the level below: a TOTP or
+# recovery code ("otp"), or a code sent to the account's phone ("sms"; every account has one,
+# so L2 is in reach of every citizen unless [sms] backend = "none").
+STEP_UP = {"L2": ("otp", "sms")}
 
 
 class MalformedClaims(ValueError):

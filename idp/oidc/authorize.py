@@ -45,8 +45,12 @@ class AuthorizationContext:
     key_set: Callable[[], KeySet]
     issuer: str
     params: dict[str, str] = field(default_factory=dict)
-    # Can this account present a second factor (a confirmed TOTP)? For step-up (check_acr).
+    # Can this account present a second factor (acr.STEP_UP: a confirmed TOTP, or an SMS code
+    # while [sms] is on)? For step-up (check_acr).
     has_second_factor: Callable[[str], bool] = lambda account_id: False
+    # The citizen's ``sub`` as a client sees it (idp.accounts.subjects: public or pairwise),
+    # to compare with an id_token_hint's.
+    sub_for: Callable[[str, Any], str] = lambda account_id, client: account_id
 
     @property
     def prompts(self) -> list[str]:
@@ -148,7 +152,8 @@ def check_id_token_hint(ctx: AuthorizationContext) -> Outcome | None:
     claims = decoded.claims
     if claims.get("iss") != ctx.issuer:
         raise ctx.error(InvalidRequestError, "id_token_hint was issued by another issuer")
-    if ctx.principal is not None and claims.get("sub") != ctx.principal.account.id:
+    if ctx.principal is not None and claims.get("sub") != ctx.sub_for(
+            ctx.principal.account.id, ctx.client.record):
         if "none" in ctx.prompts:
             raise ctx.error(LoginRequiredError,
                             "the signed-in citizen is not the one named by id_token_hint")

@@ -1,6 +1,7 @@
 """Claims released per scope (OIDC Core §5.4) from a citizen's account.
 
-``sub`` is the stable random account id, never the ID number. The ID number itself is not
+``sub`` is never the ID number: the caller passes the client's view of the citizen, the account
+id or a pairwise value (:mod:`idp.accounts.subjects`). The ID number itself is not
 released by any scope here: ``id_card`` releases ``id_number`` under the extra conditions of
 :mod:`idp.oidc.id_card` (staff permission, the citizen's consent, an audited release).
 """
@@ -46,10 +47,15 @@ def account_claims(account: Account) -> dict[str, Any]:
     return claims
 
 
-def claims_for_scope(account: Account, scope: str) -> dict[str, Any]:
+def claims_for_scope(account: Account, scope: str, *, sub: str) -> dict[str, Any]:
     """``sub`` plus the claims every granted scope releases (absent values are left out)."""
+    return {"sub": sub, **scope_claims(account, scope)}
+
+
+def scope_claims(account: Account, scope: str) -> dict[str, Any]:
+    """The claims every granted scope releases, without ``sub``."""
     available = account_claims(account)
-    out: dict[str, Any] = {"sub": account.id}
+    out: dict[str, Any] = {}
     for name in scope_to_list(scope) or []:
         for claim in SCOPE_CLAIMS.get(name, ()):
             if claim in available:

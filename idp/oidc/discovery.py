@@ -43,7 +43,7 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials",
                                   DEVICE_CODE, TOKEN_EXCHANGE],
-        "subject_types_supported": ["public"],
+        "subject_types_supported": ["public", "pairwise"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,

@@ -85,9 +85,15 @@ class EndSession:
     redirect_to: str | None
     redirect_refused: bool
 
-    def names_session(self, account_id: str, sid: str) -> bool:
-        """True when the hint names this very session: sign out without asking (§2)."""
-        return (self.hint is not None and self.hint.sub == account_id
+    def names_session(self, account_id: str, sid: str, *,
+                      sub_for: Callable[[str, ClientRecord], str] | None = None) -> bool:
+        """True when the hint names this very session: sign out without asking (§2).
+        ``sub_for`` (:meth:`idp.accounts.subjects.SubjectService.sub_for`) turns the account
+        id into the client's view of it, for clients given pairwise ``sub`` values."""
+        expected = account_id
+        if sub_for is not None and self.client is not None:
+            expected = sub_for(account_id, self.client)
+        return (self.hint is not None and self.hint.sub == expected
                 and self.hint.sid is not None and self.hint.sid == sid)
 
 

@@ -19,7 +19,6 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import OpenIDToken as _OpenIDToken
 
 from idp.clock import as_aware
-from idp.oidc.claims import claims_for_scope
 from idp.oidc.claims_request import from_code
 from idp.oidc.id_card import release_claims
 from idp.oidc.id_tokens import IdTokenSigner
@@ -250,9 +249,18 @@ class OpenIDToken(_OpenIDToken):  # type: ignore[misc]
                               acr=code.acr, requested=requested, endpoint="id_token",
                               channel=record.channel)
 
+    def get_compatible_claims(self, request: Any) -> dict[str, Any]:
+        # ``sub`` depends on the client (public or pairwise, Core §8): set here, where both
+        # the citizen and the client are known.
+        claims: dict[str, Any] = super().get_compatible_claims(request)
+        claims["sub"] = self._server.services.subjects.sub_for(request.user.id,
+                                                               request.client.record)
+        return claims
+
     def generate_user_info(self, user: Account, scope: str) -> dict[str, Any]:
-        # Scope claims are served by userinfo (Core §5.4); the ID token carries `sub` only.
-        return {"sub": claims_for_scope(user, "")["sub"]}
+        # Scope claims are served by userinfo (Core §5.4); the ID token carries `sub` only,
+        # from get_compatible_claims (Authlib merges this dict last: it must not hold `sub`).
+        return {}
 
 
 class OpenIDCode(OpenIDToken, _OpenIDCode):  # type: ignore[misc]

@@ -29,7 +29,7 @@ from authlib.oauth2.rfc6749 import scope_to_list
 from idp.clients import ClientRecord
 from idp.container import Services
 from idp.oidc import verified_claims
-from idp.oidc.claims import claims_for_scope
+from idp.oidc.claims import scope_claims
 from idp.store.models import Account
 
 ID_CARD_SCOPE = "id_card"
@@ -71,7 +71,7 @@ def release_claims(services: Services, account: Account, *, client_id: str, scop
     if wants_verified:
         available: dict[str, Any] = {}
         if "profile" in (scope_to_list(scope) or []):
-            profile = claims_for_scope(account, "profile")
+            profile = scope_claims(account, "profile")
             available.update({k: profile[k] for k in ("name", "birthdate") if k in profile})
         if number is not None:
             available[ID_NUMBER_CLAIM] = number

@@ -83,9 +83,16 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):  # type: ignore[misc]
             body = {name: claims[name] for name in ACCESS_CLAIMS if name in claims}
             return {"active": True, **body, "token_type": "Bearer"}
         row = token.row
+        record = services.clients.get(row.client_id)
+        if record is None:
+            return {"active": False}
+        # The access token's own `sub` above; here the same value: the citizen as the token's
+        # client sees them (public or pairwise, idp.accounts.subjects), or the client itself.
+        sub = services.subjects.sub_for(row.account_id, record) if row.account_id \
+            else row.client_id
         refresh: dict[str, Any] = {
             "active": True, "scope": row.scope, "client_id": row.client_id,
-            "sub": row.account_id or row.client_id, "exp": token.found.expires_at,
+            "sub": sub, "exp": token.found.expires_at,
             "iat": int(as_aware(row.issued_at).timestamp()), "token_type": "refresh_token"}
         if row.sid:
             refresh["sid"] = row.sid

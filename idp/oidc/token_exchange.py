@@ -48,7 +48,6 @@ from idp.clients import ClientRecord
 from idp.config.settings import TOKEN_EXCHANGE
 from idp.container import Services
 from idp.oidc.authorize import NON_CONSENT_SCOPES
-from idp.oidc.claims import claims_for_scope
 from idp.oidc.errors import InvalidTargetError
 from idp.oidc.id_tokens import IdTokenSigner
 from idp.oidc.models import OAuthClient
@@ -199,7 +198,11 @@ def check_actor(ex: Exchange) -> None:
     if not (services.policies.may_act(actor_client.client_id, actor_client.channel)
             or _delegated(services, ex.account.id, info.account_id)):
         raise InvalidGrantError("the actor may not act for this citizen")
-    ex.act = {"sub": str(info.claims["sub"]), "client_id": actor_client.client_id}
+    # The actor as the *requesting* client sees them: a citizen's sub is that client's
+    # (public or pairwise, idp.accounts.subjects), a terminal acting alone is its client_id.
+    actor_sub = services.subjects.sub_for(info.account_id, ex.client.record) \
+        if info.account_id else str(info.claims["sub"])
+    ex.act = {"sub": actor_sub, "client_id": actor_client.client_id}
 
 
 def _delegated(services: Services, citizen_id: str, agent_id: str | None) -> bool:
@@ -332,7 +335,8 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
         """Same ``sub``, ``sid``, ``auth_time``, ``acr`` and ``amr`` as the subject's session
         (OIDC Core §2); ``aud`` is the requesting client."""
         assert ex.account is not None  # noqa: S101
-        claims: dict[str, Any] = {"sub": claims_for_scope(ex.account, "")["sub"],
+        claims: dict[str, Any] = {"sub": ex.services.subjects.sub_for(ex.account.id,
+                                                                      ex.client.record),
                                   "sid": session.sid, "auth_time": session.auth_time,
                                   "amr": list(session.amr)}
         if session.acr:

@@ -69,7 +69,11 @@ def userinfo_response(services: Services, method: str, headers: Mapping[str, str
     account = services.accounts.get(info.account_id)
     if account is None or account.status != "active":
         return _challenge(401, "invalid_token", "the account is no longer active")
-    claims: dict[str, Any] = claims_for_scope(account, info.scope)
+    record = services.clients.get(info.client_id)
+    if record is None:
+        return _challenge(401, "invalid_token", "the client is no longer registered")
+    claims: dict[str, Any] = claims_for_scope(
+        account, info.scope, sub=services.subjects.sub_for(account.id, record))
     requested = info.claims.get("userinfo_claims")
     claims.update(release_claims(
         services, account, client_id=info.client_id, scope=info.scope,

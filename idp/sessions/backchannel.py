@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 import requests
 
+from idp.accounts.subjects import SubjectService
 from idp.clock import Clock, system_clock
 from idp.config.settings import LogoutSettings
 from idp.errors import KeyMaterialError
@@ -39,6 +40,10 @@ BATCH = 20
 
 
 class _ClientRecord(Protocol):
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def extra(self) -> dict[str, Any]: ...
     @property
     def backchannel_logout_uri(self) -> str | None: ...
     @property
@@ -58,8 +63,9 @@ class _Audit(Protocol):
 class BackchannelLogout:
     def __init__(self, queue: LogoutQueue, signer: LogoutTokenSigner, clients: _Clients,
                  audit: _Audit, settings: LogoutSettings, *, default_alg: str,
-                 clock: Clock = system_clock) -> None:
+                 subjects: SubjectService, clock: Clock = system_clock) -> None:
         self.queue = queue
+        self._subjects = subjects
         self._signer = signer
         self._clients = clients
         self._audit = audit
@@ -96,8 +102,12 @@ class BackchannelLogout:
     def _attempt(self, delivery: Delivery) -> None:
         record = self._clients.get(delivery.client_id)
         alg = record.id_token_signed_response_alg if record is not None else self._default_alg
+        # The queue keeps the account id; the token carries the client's own view of it
+        # (public or pairwise, OIDC Core §8). A client no longer registered gets only ``sid``
+        # (Back-Channel Logout 1.0 §2.4: ``sub`` or ``sid``), never the bare account id.
+        sub = self._subjects.sub_for(delivery.sub, record) if record is not None else None
         try:
-            token = self._signer.sign(client_id=delivery.client_id, alg=alg, sub=delivery.sub,
+            token = self._signer.sign(client_id=delivery.client_id, alg=alg, sub=sub,
                                       sid=delivery.sid, jti=delivery.jti)
         except KeyMaterialError as exc:
             self._retry(delivery, None, str(exc))

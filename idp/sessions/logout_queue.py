@@ -44,7 +44,7 @@ class Delivery:
     jti: str
     client_id: str
     sid: str
-    sub: str
+    sub: str  # the account id (internal); the token's ``sub`` is the client's view of it
     uri: str
     status: str
     attempts: int

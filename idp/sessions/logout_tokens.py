@@ -13,6 +13,8 @@ logout.
 
 from __future__ import annotations
 
+from typing import Any
+
 from joserfc import jwt
 
 from idp.clock import Clock, system_clock
@@ -31,12 +33,17 @@ class LogoutTokenSigner:
         self._ttl = ttl
         self._clock = clock
 
-    def sign(self, *, client_id: str, alg: str, sub: str, sid: str, jti: str) -> str:
+    def sign(self, *, client_id: str, alg: str, sub: str | None, sid: str, jti: str) -> str:
+        """``sub`` is the client's view of the citizen (idp.accounts.subjects); None leaves it
+        out (§2.4: a logout token carries ``sub``, ``sid`` or both)."""
         signer = self._keys.ring().signer(alg)
         if signer is None:
             raise KeyMaterialError(f"no active {alg} signing key: run `idp init`")
         now = int(self._clock())
-        claims = {"iss": self._issuer, "aud": client_id, "iat": now, "exp": now + self._ttl,
-                  "jti": jti, "sub": sub, "sid": sid, "events": {BACKCHANNEL_EVENT: {}}}
+        claims: dict[str, Any] = {"iss": self._issuer, "aud": client_id, "iat": now,
+                                  "exp": now + self._ttl, "jti": jti, "sid": sid,
+                                  "events": {BACKCHANNEL_EVENT: {}}}
+        if sub is not None:
+            claims["sub"] = sub
         header = {"alg": signer.alg, "kid": signer.kid, "typ": LOGOUT_TOKEN_TYPE}
         return jwt.encode(header, claims, signer.key, algorithms=[signer.alg])

@@ -28,6 +28,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.accounts.subjects import SubjectService
 from idp.audit import AuditTrail
 from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import Clock, as_aware, system_clock, to_datetime
@@ -100,9 +101,11 @@ class TokenService:
         issuer: str,
         access_alg: str,
         policies: ChannelPolicies,
+        subjects: SubjectService,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
+        self._subjects = subjects
         self._keys = keys
         self._audit = audit
         self._issuer = issuer
@@ -124,7 +127,10 @@ class TokenService:
         jti = uuid.uuid4().hex
         claims: dict[str, Any] = {
             "iss": self._issuer,
-            "sub": ctx.account_id or ctx.client.client_id,
+            # The citizen as this client sees them (public or pairwise, OIDC Core §8); the
+            # client itself for client credentials. The row keeps the account id.
+            "sub": (self._subjects.sub_for(ctx.account_id, ctx.client)
+                    if ctx.account_id else ctx.client.client_id),
             "aud": ctx.client.client_id,
             "client_id": ctx.client.client_id,
             "iat": now,

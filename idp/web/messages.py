@@ -15,6 +15,12 @@ def error_message(exc: IdpError) -> str:
     code = exc.code
     if isinstance(exc, RateLimited):
         minutes = max(1, (exc.retry_after + 59) // 60)
+        if code == "rate_limited.sms_resend":
+            return _("A code was sent a moment ago. You can ask for a new one in %(s)d seconds.",
+                     s=exc.retry_after)
+        if code == "rate_limited.sms_window":
+            return _("Too many codes were sent to this phone. Try again in %(m)d minutes.",
+                     m=minutes)
         if code == "rate_limited.ip":
             return _("Too many failed sign-ins from this network. Try again in %(m)d minutes.",
                      m=minutes)
@@ -48,6 +54,11 @@ def error_message(exc: IdpError) -> str:
         "password.personal": _("The password must not contain your ID number or phone number."),
         "mfa.failed": _("The code is not correct, or it was already used. Wait for the next "
                         "code in your authenticator app and try again."),
+        "sms.failed": _("The code is not correct. Check the text message and try again."),
+        "sms.exhausted": _("Too many wrong codes. Send a new code and try again."),
+        "sms.expired": _("The code has expired or was already used. Send a new code."),
+        "sms.unavailable": _("The text message could not be sent right now. Please try again "
+                             "in a few minutes."),
         "mfa.not_enrolled": _("No second factor is set up for this account."),
         "mfa.not_pending": _("There is no set-up waiting for confirmation. Start again."),
         "mfa.already_enrolled": _("An authenticator app is already set up for this account."),

@@ -59,10 +59,12 @@ def test_rekey_prints_a_summary_and_every_account_still_signs_in(
     before = json.loads(run("identity", "status", "--json").stdout)
     old_key = before["current_key"]
     assert before["rows_per_key"] == {old_key: 3} and before["pending"] == 0
+    assert before["secrets_per_key"] == {}
 
     result = run("identity", "rekey", "--new-key", "--batch", "2")
     assert result.returncode == 0, result.stderr
-    assert "re-encrypted 3 of 3 pending in 2 batch(es)" in result.stdout
+    assert "re-encrypted 3 ID number(s) and 0 TOTP secret(s) of 3 pending in 2 batch(es)" \
+        in result.stdout
     assert "every account is under the current key" in result.stdout
     assert "re-keying ID numbers" in result.stderr  # the progress bar, on stderr
 
@@ -71,7 +73,8 @@ def test_rekey_prints_a_summary_and_every_account_still_signs_in(
     assert old_key in after["loaded_keys"]
     again = json.loads(run("identity", "rekey", "--json").stdout)
     assert again == {"target_key": after["current_key"], "created_key": False,
-                     "pending_at_start": 0, "rewrapped": 0, "skipped": 0, "batches": 0,
+                     "pending_at_start": 0, "rewrapped": 0, "skipped": 0,
+                     "secrets_rewrapped": 0, "secrets_skipped": 0, "batches": 0,
                      "remaining": 0, "complete": True}
     assert run("audit", "verify").returncode == 0
 
@@ -106,7 +109,7 @@ def test_resumed_after_max_batches(run, citizens) -> None:
                            "1", "--json").stdout)
     assert (first["rewrapped"], first["remaining"], first["complete"]) == (1, 2, False)
     text = run("identity", "rekey", "--new-key").stdout  # continues: no third key
-    assert "re-encrypted 2 of 2 pending" in text
+    assert "re-encrypted 2 ID number(s) and 0 TOTP secret(s) of 2 pending" in text
     status = json.loads(run("identity", "status", "--json").stdout)
     assert status["rows_per_key"] == {first["target_key"]: 3}
 

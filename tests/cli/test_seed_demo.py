@@ -65,3 +65,9 @@ def test_set_logout_uris_validates_audits_and_invalidates_the_cache(services):
             clients.set_logout_uris(record.client_id, backchannel=bad, frontchannel=None)
     with pytest.raises(NotFound):
         clients.set_logout_uris("website-none", backchannel=None, frontchannel=None)
+
+
+def test_no_logout_uris_leaves_the_demo_clients_without_listeners(run, tmp_path):  # noqa: F811
+    """Test servers seed with --no-logout-uris: their sign-outs never reach a running demo."""
+    assert run("seed-demo", "--no-logout-uris").returncode == 0
+    assert {c["backchannel_logout_uri"] for c in demo_clients(tmp_path).values()} == {None}

@@ -78,11 +78,11 @@ def test_production_refuses_http_issuer_and_default_secret():
         load_settings({"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn"})
     assert "secret_key" in exc.value.message
     ok = load_settings({"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn",
-                        "IDP_SECRET_KEY": "k" * 48})
+                        "IDP_SECRET_KEY": "k" * 48, "IDP_SMS_BACKEND": "none"})
     assert ok.production
     # Loopback http is allowed for local production-mode trials.
     assert load_settings({"IDP_MODE": "production", "IDP_ISSUER": "http://127.0.0.1:5000",
-                          "IDP_SECRET_KEY": "k" * 48}).production
+                          "IDP_SECRET_KEY": "k" * 48, "IDP_SMS_BACKEND": "none"}).production
 
 
 def test_dataclass_defaults_match_the_defaults_file():
@@ -120,3 +120,38 @@ def test_session_limits_can_be_turned_off():
                        "IDP_SESSION_IDLE_TTL": "28800"})
     assert s.session.max_per_account == 0 and s.channels.app.session_absolute == 0
     assert s.session.idle_ttl == s.session.absolute_ttl
+
+
+PRODUCTION = {"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn",
+              "IDP_SECRET_KEY": "k" * 48}
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"IDP_SMS_BACKEND": "carrier-pigeon"}, "sms.backend must be"),
+    ({"IDP_SMS_BACKEND": "http"}, "needs sms.http_url"),
+    ({"IDP_SMS_BACKEND": "http", "IDP_SMS_HTTP_URL": "https://sms.example.gov.cn/send"},
+     "{phone}"),
+    ({"IDP_SMS_HTTP_METHOD": "PUT"}, "sms.http_method"),
+    ({"IDP_SMS_CODE_LENGTH": "4"}, "sms.code_length"),
+    ({"IDP_SMS_CODE_TTL": "10"}, "sms.code_ttl"),
+    ({"IDP_SMS_MAX_ATTEMPTS": "0"}, "sms.max_attempts"),
+    ({"IDP_SMS_RESEND_INTERVAL": "7200"}, "sms.resend_interval"),
+])
+def test_bad_sms_settings_are_refused(env, fragment):
+    with pytest.raises(ConfigError) as exc:
+        load_settings(env)
+    assert fragment in exc.value.message
+
+
+def test_production_refuses_the_console_sms_gateway():
+    with pytest.raises(ConfigError) as exc:
+        load_settings(PRODUCTION)  # the default backend is "console"
+    assert "sms.backend = 'console'" in exc.value.message
+    with pytest.raises(ConfigError) as exc:
+        load_settings({**PRODUCTION, "IDP_SMS_BACKEND": "http",
+                       "IDP_SMS_HTTP_URL": "http://sms.example.gov.cn/s?p={phone}&t={text}"})
+    assert "https:// sms.http_url" in exc.value.message
+    ok = load_settings({**PRODUCTION, "IDP_SMS_BACKEND": "http", "IDP_SMS_HTTP_TOKEN": "t",
+                        "IDP_SMS_HTTP_URL": "https://sms.example.gov.cn/s?p={phone}&t={text}"})
+    assert ok.sms.backend == "http" and ok.sms.http_token == "t"
+    assert load_settings({**PRODUCTION, "IDP_SMS_BACKEND": "none"}).sms.backend == "none"

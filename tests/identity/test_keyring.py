@@ -112,3 +112,81 @@ def test_add_data_key_needs_initialised_keys(tmp_path: Path) -> None:
 def test_identity_package_does_not_import_flask() -> None:
     code = "import sys, idp.identity; sys.exit('flask' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+class Ticks:
+    """A monotonic clock the test moves (the vault's reload rate limit)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_running_vault_reads_a_key_made_after_it_loaded(tmp_path: Path) -> None:
+    """Another process re-keys: this one decrypts the new rows without a restart, and from
+    then on seals with the new key too."""
+    running = load_identity_keys(tmp_path, create=True).vault
+    old_key = running.current_key_id
+    new_key = add_data_key(tmp_path)  # what `idp identity rekey --new-key` does elsewhere
+    other = load_identity_keys(tmp_path, create=False).vault  # the other process
+    blob = other.encrypt(NUMBER)
+    assert other.key_id_of(blob) == new_key and new_key not in running.key_ids
+    assert running.decrypt(blob) == NUMBER  # a miss: the key files are read again
+    assert running.current_key_id == new_key and old_key in running.key_ids
+    assert running.key_id_of(running.encrypt(NUMBER)) == new_key
+
+
+def test_reload_on_miss_is_rate_limited_and_thread_safe(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from idp.identity.keyring import key_loader
+    from idp.identity.vault import IdNumberVault
+
+    load_identity_keys(tmp_path, create=True)
+    calls: list[int] = []
+    loader = key_loader(tmp_path)
+
+    def counting() -> tuple[dict[str, bytes], str]:
+        calls.append(1)
+        return loader()
+
+    ticks = Ticks()
+    keys, current = loader()
+    vault = IdNumberVault(keys, current, loader=counting, clock=ticks)
+    stranger = IdNumberVault({"lost": os.urandom(32)}, "lost").encrypt(NUMBER)
+    with ThreadPoolExecutor(8) as pool:  # many requests meet the unknown key at once
+        errors = list(pool.map(lambda _: _raises(vault.decrypt, stranger), range(32)))
+    assert all("'lost'" in e for e in errors)
+    assert len(calls) == 1, "one reload for the whole burst"
+    ticks.now += 4.9
+    _raises(vault.decrypt, stranger)
+    assert len(calls) == 1
+    ticks.now += 0.2
+    _raises(vault.decrypt, stranger)
+    assert len(calls) == 2, "again once the interval has passed"
+
+
+def test_encryption_picks_up_a_new_current_key_within_the_refresh_interval(
+        tmp_path: Path) -> None:
+    from idp.identity.keyring import key_loader
+    from idp.identity.vault import REFRESH_INTERVAL, IdNumberVault
+
+    loader = key_loader(tmp_path)
+    load_identity_keys(tmp_path, create=True)
+    ticks = Ticks()
+    vault = IdNumberVault(*loader(), loader=loader, clock=ticks)
+    new_key = add_data_key(tmp_path)
+    assert vault.key_id_of(vault.encrypt(NUMBER)) != new_key  # loaded just now: no disk read
+    ticks.now += REFRESH_INTERVAL
+    assert vault.key_id_of(vault.encrypt(NUMBER)) == new_key
+    (tmp_path / "identity" / "current.json").unlink()  # a broken directory: keep the keys held
+    ticks.now += REFRESH_INTERVAL
+    assert vault.key_id_of(vault.encrypt(NUMBER)) == new_key
+
+
+def _raises(call, *args) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(KeyMaterialError) as info:
+        call(*args)
+    return str(info.value)

@@ -1,14 +1,19 @@
-"""Re-keying stored ID numbers (issue 5 §7): every row moves, sign-in never breaks, resumable."""
+"""Re-keying stored ID numbers and TOTP secrets (issue 5 §7): every row moves, sign-in never
+breaks, resumable."""
 
 from __future__ import annotations
 
+import time
+
+import pyotp
 import pytest
 from sqlalchemy import select
 
+from idp.accounts.mfa import totp_associated_data
 from idp.container import Services
 from idp.errors import KeyMaterialError
 from idp.identity.rekey import IdentityRekey
-from idp.store.models import Account
+from idp.store.models import Account, MfaFactor
 from tests.factories import PASSWORD, Citizen, make_citizen
 
 
@@ -170,3 +175,124 @@ def test_audit_has_counts_never_numbers(services: Services, citizens: list[Citiz
     text = repr([(e.tag, e.extra) for e in events])
     for citizen in citizens:
         assert citizen.id_number not in text and citizen.id_number[-4:] not in text
+
+
+# --- TOTP secrets (mfa_factors), sealed by the same vault --------------------------------------
+
+def enrol(services: Services, citizen: Citizen, *, confirm: bool = True) -> str:
+    """A TOTP factor for ``citizen`` (confirmed with the current code); returns the secret."""
+    secret = services.mfa.enrol(citizen.sub, label="1101**********002X").secret
+    if confirm:
+        services.mfa.confirm(citizen.sub, pyotp.TOTP(secret).now())
+    return secret
+
+
+def factor_keys(services: Services) -> dict[str, str]:
+    vault = services.protector.vault
+    with services.sessions() as session:
+        return {f.account_id: vault.key_id_of(f.secret_enc)
+                for f in session.scalars(select(MfaFactor))}
+
+
+def verifies(services: Services, citizen: Citizen, secret: str, offset: int) -> None:
+    """A code of a later step than any used so far (the replay guard refuses older ones)."""
+    services.mfa.verify(citizen.sub, pyotp.TOTP(secret).at(time.time() + offset))
+
+
+def test_totp_secrets_move_too_and_codes_still_verify(
+        services: Services, citizens: list[Citizen]) -> None:
+    secrets = {c.sub: enrol(services, c) for c in citizens[:3]}
+    pending = enrol(services, citizens[3], confirm=False)  # an enrolment not yet confirmed
+    service = rekeyer(services)
+    old_key = services.protector.vault.current_key_id
+    assert service.status().secrets_per_key == {old_key: 4}
+    report = service.rekey(new_key=True, batch_size=3)
+    new_key = report.target_key
+    assert (report.pending_at_start, report.rewrapped, report.secrets_rewrapped) == (11, 7, 4)
+    assert report.batches == 3 + 2 and report.complete and report.secrets_skipped == 0
+    assert set(factor_keys(services).values()) == {new_key}
+    status = service.status()
+    assert status.secrets_per_key == {new_key: 4} and status.pending == 0
+    for citizen in citizens[:3]:
+        verifies(services, citizen, secrets[citizen.sub], 30)
+    services.mfa.confirm(citizens[3].sub, pyotp.TOTP(pending).now())  # the QR still works
+    success = services.audit.events(tag="identity:rekey:success")[0]
+    assert success.extra["secrets_rewrapped"] == 4
+    assert not [s for s in secrets.values() if s in repr(success.extra)]
+
+
+def test_totp_rekey_interrupted_half_way_and_resumed(
+        services: Services, citizens: list[Citizen]) -> None:
+    secrets = {c.sub: enrol(services, c) for c in citizens[:3]}
+    service = rekeyer(services)
+    old_key = services.protector.vault.current_key_id
+    done: list[int] = []
+
+    def interrupt_in_the_first_factor_batch(rows: int) -> None:
+        done.append(rows)
+        if len(done) == 5:  # 7 accounts in 4 batches of 2, then the first 2 factors
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        service.rekey(new_key=True, batch_size=2, on_batch=interrupt_in_the_first_factor_batch)
+    new_key = services.protector.vault.current_key_id
+    assert service.status().secrets_per_key == {new_key: 2, old_key: 1}
+    assert service.status().pending == 1
+    moved, waiting = citizens[0], citizens[2]  # factors are walked in enrolment order
+    assert factor_keys(services)[moved.sub] == new_key
+    assert factor_keys(services)[waiting.sub] == old_key
+    for citizen in (moved, waiting):  # half-way: codes verify, whichever key seals them
+        verifies(services, citizen, secrets[citizen.sub], 30)
+    report = service.rekey(new_key=True, batch_size=2)  # continues, no third key
+    assert not report.created_key and report.target_key == new_key
+    assert (report.pending_at_start, report.rewrapped, report.secrets_rewrapped) == (1, 0, 1)
+    assert report.complete and set(factor_keys(services).values()) == {new_key}
+    verifies(services, citizens[1], secrets[citizens[1].sub], 30)
+    with services.sessions() as session:  # (the others' next code is 30 s away)
+        for factor in session.scalars(select(MfaFactor)):
+            assert services.protector.vault.decrypt(
+                factor.secret_enc, associated_data=totp_associated_data(factor.account_id)
+            ) == secrets[factor.account_id]
+    failure = next(e for e in services.audit.events(tag="identity:rekey")
+                   if e.tag == "identity:rekey:failure")
+    assert failure.extra["secrets_rewrapped"] == 2
+
+
+def test_a_factor_re_enrolled_meanwhile_is_left_alone(
+        services: Services, citizens: list[Citizen], monkeypatch: pytest.MonkeyPatch) -> None:
+    citizen = citizens[0]
+    enrol(services, citizen, confirm=False)
+    service = rekeyer(services)
+    next_factors = service._next_factors
+    fresh: list[str] = []
+
+    def read_then_the_citizen_restarts_enrolment(*args):  # type: ignore[no-untyped-def]
+        batch = next_factors(*args)
+        if batch and not fresh:  # the new enrolment is sealed with the (new) current key
+            fresh.append(enrol(services, citizen, confirm=False))
+        return batch
+
+    monkeypatch.setattr(service, "_next_factors", read_then_the_citizen_restarts_enrolment)
+    report = service.rekey(new_key=True)
+    assert (report.secrets_rewrapped, report.secrets_skipped, report.remaining) == (0, 1, 0)
+    services.mfa.confirm(citizen.sub, pyotp.TOTP(fresh[0]).now())  # the new secret stands
+
+
+def test_a_running_server_reads_secrets_rekeyed_by_another_process(
+        services: Services, citizens: list[Citizen]) -> None:
+    """``idp identity rekey --new-key`` in another process: this one, loaded before the new
+    key existed, still verifies codes (the vault reloads the key files on the unknown id)."""
+    from idp.container import build_services
+
+    secret = enrol(services, citizens[0])
+    other = build_services(services.settings)
+    try:
+        rekeyer(other).rekey(new_key=True)
+        new_key = other.protector.vault.current_key_id
+    finally:
+        other.close()
+    assert new_key not in services.protector.vault.key_ids
+    verifies(services, citizens[0], secret, 30)
+    assert services.protector.vault.current_key_id == new_key
+    assert services.accounts.reveal_id_number(
+        services.accounts.get(citizens[1].sub)) == citizens[1].id_number  # type: ignore[arg-type]

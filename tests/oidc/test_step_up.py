@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import pytest
 
+from idp.accounts.sms_codes import SmsCodeService
 from idp.container import build_services
 from tests.factories import make_citizen, make_client
 from tests.fixtures.listener import jwt_parts
@@ -42,6 +43,13 @@ def citizen(services):
 @pytest.fixture
 def portal(services):
     return make_client(services, skip_consent=True)
+
+
+@pytest.fixture
+def no_sms(services):
+    """``[sms] backend = "none"``: a citizen without TOTP has no second factor."""
+    services.sms = SmsCodeService(services.ephemeral, None, audit=services.audit,
+                                  settings=services.settings.sms)
 
 
 def enrol(services, citizen, clock):
@@ -128,7 +136,8 @@ def test_a_wrong_code_keeps_the_session_at_l1(services, client, citizen, portal,
 
 
 def test_the_channel_min_acr_steps_up(make_settings, db_url, clock):
-    settings = make_settings(IDP_DATABASE_URL=db_url, IDP_CHANNELS_WEBSITE_MIN_ACR="L2")
+    settings = make_settings(IDP_DATABASE_URL=db_url, IDP_CHANNELS_WEBSITE_MIN_ACR="L2",
+                             IDP_SMS_BACKEND="none")
     svc = build_services(settings, create_keys=True, clock=clock)
     svc.keys.ensure_keys()
     try:
@@ -139,7 +148,8 @@ def test_the_channel_min_acr_steps_up(make_settings, db_url, clock):
         browser = app.test_client()
         citizen = make_citizen(svc)
         step_up_flow(svc, browser, citizen, make_client(svc, skip_consent=True), clock)
-        # Without a second factor: an explanation at the IdP, and prompt=none an error.
+        # Without a second factor (and SMS codes off): an explanation at the IdP, and
+        # prompt=none an error.
         other = make_citizen(svc)
         second = app.test_client()
         sign_in(second, other)
@@ -154,13 +164,13 @@ def test_the_channel_min_acr_steps_up(make_settings, db_url, clock):
 
 
 def test_voluntary_acr_values_do_not_block_a_citizen_without_a_second_factor(
-        services, client, citizen, portal):
+        services, client, citizen, portal, no_sms):
     sign_in(client, citizen)
     resp, verifier = authorize(client, portal, acr_values="L2 L1")
     assert id_token_claims(client, portal, resp, verifier)["acr"] == "L1"
 
 
-def test_no_second_factor_essential_acr(services, client, citizen, portal):
+def test_no_second_factor_essential_acr(services, client, citizen, portal, no_sms):
     sign_in(client, citizen)
     page = authorize(client, portal, claims=ESSENTIAL_L2)[0]
     assert page.status_code == 403

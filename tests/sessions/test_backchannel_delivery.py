@@ -28,7 +28,7 @@ def fanout(services: Services, fake_clock: FakeClock) -> BackchannelLogout:
                                clock=fake_clock)
     return BackchannelLogout(LogoutQueue(services.sessions, clock=fake_clock), signer,
                              services.clients, services.audit, settings, default_alg="RS256",
-                             clock=fake_clock)
+                             subjects=services.subjects, clock=fake_clock)
 
 
 def _session(services: Services, *client_ids: str, sid: str = "sid-" + "a" * 28) -> SsoSession:

@@ -23,7 +23,7 @@ def tokens(services, clock):
     s = services.settings
     return TokenService(services.sessions, services.keys, services.audit, issuer=s.issuer,
                         access_alg=s.keys.access_token_alg, policies=services.policies,
-                        clock=clock)
+                        subjects=services.subjects, clock=clock)
 
 
 def _ctx(services, client, account_id, **kw):

@@ -109,6 +109,7 @@ def test_find_reports_expiry(services):
     s = services.settings
     later = TokenService(services.sessions, services.keys, services.audit, issuer=s.issuer,
                          access_alg=s.keys.access_token_alg, policies=services.policies,
+                         subjects=services.subjects,
                          clock=lambda: time.time() + s.channels.website.access_token_ttl + 1)
     assert later.find(token["access_token"]).expired
     assert not later.find(token["refresh_token"]).expired

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from idp.accounts.services import Registration
+from idp.accounts.sms import SmsDeliveryFailed, mask_phone
 from idp.errors import (
     AccountLocked,
     AuthenticationFailed,
@@ -98,19 +99,40 @@ def login() -> Any:
 
 @bp.route("/login/verify", methods=["GET", "POST"])
 def verify() -> Any:
-    """The second factor (step-up to L2, docs/assurance.md): a code from the authenticator app
-    or a recovery code, in the signed-in session — the password is not asked again."""
+    """The second factor (step-up to L2, docs/assurance.md): a code from the authenticator app,
+    a recovery code, or a code sent by SMS to the account's phone (``action=send_sms``, then
+    ``sms_code``), in the signed-in session — the password is not asked again."""
     next_url = _safe_next(request.values.get("next"))
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=next_url, client=request.values.get("client")))
     svc = services()
     account = current_user.account
-    if not svc.mfa.has_totp(account.id):  # /authorize explains how to set one up
+    totp = svc.mfa.has_totp(account.id)
+    if not totp and not svc.sms.enabled:  # /authorize explains how to set one up
         return redirect(next_url)
     context = {"next_url": next_url, "client_name": _client_name(request.values.get("client")),
-               "error": None}
+               "client_id": request.values.get("client") or "", "error": None, "totp": totp,
+               "sms": svc.sms.enabled, "phone_masked": mask_phone(account.phone),
+               "sms_sent": svc.sms.enabled and svc.sms.pending(account.id)}
     if request.method == "GET":
         return render_template("login_verify.html", **context)
+    if svc.sms.enabled and request.form.get("action") == "send_sms":
+        try:
+            svc.sms.send(account.id, account.phone, ip=request.remote_addr)
+        except (RateLimited, SmsDeliveryFailed) as exc:
+            return _verify_failed(context, exc)
+        return redirect(url_for("auth.verify", next=next_url, client=context["client_id"] or None))
+    sms_code = request.form.get("sms_code")
+    if svc.sms.enabled and sms_code is not None:
+        if not sms_code.strip():
+            context["error"] = _("Enter the code from the text message.")
+            return render_template("login_verify.html", **context), 400
+        try:
+            svc.sms.verify(account.id, sms_code.strip()[:16], ip=request.remote_addr)
+        except (AuthenticationFailed, NotFound) as exc:
+            context["sms_sent"] = svc.sms.pending(account.id)
+            return _verify_failed(context, exc)
+        return _stepped_up(account, "sms", next_url)
     code = request.form.get("code", "").strip()[:64]
     if not code:
         context["error"] = _("Enter the 6-digit code from your authenticator app, or a "
@@ -118,16 +140,26 @@ def verify() -> Any:
         return render_template("login_verify.html", **context), 400
     try:
         svc.mfa.verify_any(account.id, code, ip=request.remote_addr)
-    except RateLimited as exc:
-        context["error"] = error_message(exc)
-        return render_template("login_verify.html", **context), 429, {
-            "Retry-After": str(exc.retry_after)}
-    except (AuthenticationFailed, NotFound) as exc:
-        context["error"] = error_message(exc)
-        return render_template("login_verify.html", **context), 401
+    except (RateLimited, AuthenticationFailed, NotFound) as exc:
+        return _verify_failed(context, exc)
     # RFC 8176 has no value for a recovery code: it is a one-time code too, so "otp" either
     # way (the audit trail tells them apart: mfa:totp:verify vs mfa:recovery:use).
-    session = svc.sso.stepped_up(current_user.principal.session, amr="otp", acr="L2")
+    return _stepped_up(account, "otp", next_url)
+
+
+def _verify_failed(context: dict[str, Any], exc: IdpError) -> Any:
+    """The verify page again with the error: 429 (+ Retry-After), 503 (gateway) or 401."""
+    context["error"] = error_message(exc)
+    if isinstance(exc, RateLimited):
+        return render_template("login_verify.html", **context), 429, {
+            "Retry-After": str(exc.retry_after)}
+    status = 503 if isinstance(exc, SmsDeliveryFailed) else 401
+    return render_template("login_verify.html", **context), status
+
+
+def _stepped_up(account: Any, amr: str, next_url: str) -> Any:
+    """The same SSO session, now L2 with ``amr`` added; back to where the citizen was going."""
+    session = services().sso.stepped_up(current_user.principal.session, amr=amr, acr="L2")
     if session is None:  # the session ended meanwhile
         logout_user()
         return redirect(url_for("auth.login", next=next_url))

@@ -58,7 +58,8 @@ def end_session() -> Any:
               "your account, or go back to the portal and try again.", detail=exc.description),
             code="invalid_request")
     principal = current_user.principal if current_user.is_authenticated else None
-    if principal is None or outcome.names_session(principal.account.id, principal.session.sid):
+    if principal is None or outcome.names_session(principal.account.id, principal.session.sid,
+                                                  sub_for=svc.subjects.sub_for):
         return _signed_out(outcome.client.client_id if outcome.client else None,
                            outcome.redirect_to, outcome.redirect_refused)
     return _ask(outcome)

@@ -134,8 +134,9 @@ def authorize() -> Any:
             grant=grant, client=grant.client, principal=principal, now=time.time(),
             reauth_done=reauth_done, consent_lookup=svc.consents.granted,
             key_set=svc.tokens.verification_keys, issuer=svc.settings.issuer,
-            params={k: v for k, v in request.values.items()},
-            has_second_factor=svc.mfa.has_totp)
+            params={k: v for k, v in request.values.items()}, sub_for=svc.subjects.sub_for,
+            has_second_factor=lambda account_id: svc.sms.enabled
+            or svc.mfa.has_totp(account_id))
         outcome = pipeline.run(ctx)
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is not None and outcome.action in ("consent", "issue"):
