@@ -12,7 +12,9 @@ going.
 
 from __future__ import annotations
 
-from flask import render_template, request
+from typing import Any
+
+from flask import redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
 
 from idp.oidc.frontchannel_logout import logout_frames
@@ -43,3 +45,11 @@ def frontchannel_page(ended: SsoSession | None, continue_to: str) -> str | None:
         return None
     allow_frames(frame.origin for frame in frames)
     return render_template("logout_frontchannel.html", frames=frames, continue_to=continue_to)
+
+
+def back_to_sign_in(ended: SsoSession | None) -> Any:
+    """After this browser signed out on the IdP's own pages (the Sign out button, ending this
+    session in the account centre): the front-channel page if portals must be told, which then
+    goes on to the sign-in page; else straight to the sign-in page."""
+    page = frontchannel_page(ended, url_for("auth.login"))
+    return page if page is not None else redirect(url_for("auth.login"))

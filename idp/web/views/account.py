@@ -33,7 +33,7 @@ from idp.web.account_labels import (
 )
 from idp.web.messages import error_message
 from idp.web.principal import services
-from idp.web.session_end import frontchannel_page
+from idp.web.session_end import back_to_sign_in
 from idp.web.views.oidc import SCOPE_LABELS
 
 bp = Blueprint("account", __name__)
@@ -116,8 +116,7 @@ def end_session() -> Any:
                                 "Nothing was ended."), 404)
     if ref == current:  # this browser's own: as the Sign out button (front-channel logout)
         logout_user()
-        page = frontchannel_page(ended, url_for("auth.login"))
-        return page if page is not None else redirect(url_for("auth.login"))
+        return back_to_sign_in(ended)
     flash(_("The session was ended. Portals that used it must sign you in again."), FLASH)
     return redirect(url_for("account.sessions"))
 

@@ -25,7 +25,7 @@ from idp.oidc.models import Principal
 from idp.web.browser_binding import browser_secret
 from idp.web.messages import error_message
 from idp.web.principal import CitizenUser, services
-from idp.web.session_end import end_browser_session, frontchannel_page
+from idp.web.session_end import back_to_sign_in, end_browser_session
 
 bp = Blueprint("auth", __name__)
 
@@ -192,6 +192,4 @@ def register() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    ended = end_browser_session(by="citizen")
-    page = frontchannel_page(ended, url_for("auth.login"))
-    return page if page is not None else redirect(url_for("auth.login"))
+    return back_to_sign_in(end_browser_session(by="citizen"))
