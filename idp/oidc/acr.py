@@ -22,11 +22,37 @@ from typing import Any
 from idp.config.settings import ACR_LEVELS
 from idp.oidc.claims_request import MalformedClaimsRequest, parse_claims_request
 
-REACHABLE = ("L1", "L2")  # levels a sign-in here can reach today (L3, L4: issue 5, later)
-# level → the second factors (RFC 8176 amr) that reach it from the level below: a TOTP or
-# recovery code ("otp"), or a code sent to the account's phone ("sms"; every account has one,
-# so L2 is in reach of every citizen unless [sms] backend = "none").
-STEP_UP = {"L2": ("otp", "sms")}
+REACHABLE = ("L1", "L2")  # levels a browser sign-in here can reach (see reachable())
+# level → the factors (RFC 8176 amr) that reach it from the level below, in the same session:
+# L2 — a TOTP or recovery code ("otp"), a code sent to the account's phone ("sms"; every
+# account has one, so L2 is in reach of every citizen unless [sms] backend = "none"), a passkey
+# ("hwk"); L3 — face verification ("face") on top of L2. L4 is never a step-up: only a clerk at
+# a counter confirms the physical ID card (idp.oidc.device_flow, in-person check).
+STEP_UP = {"L2": ("otp", "sms", "hwk"), "L3": ("face",)}
+
+
+WHY_UNREACHABLE = {
+    "L3": "assurance level L3 needs face verification, which this identity service does not "
+          "offer",
+    "L4": "assurance level L4 is reached only in person, at a counter (the device "
+          "authorization grant with the clerk's check of the physical ID card)",
+}
+
+
+def reachable(*, face: bool) -> tuple[str, ...]:
+    """The levels a browser (authorization-endpoint) sign-in can reach in this deployment:
+    L3 only while a face-verification service is configured."""
+    return (*REACHABLE, "L3") if face else REACHABLE
+
+
+def supported(*, face: bool) -> list[str]:
+    """``acr_values_supported``: the browser levels and L4 (counter, device grant)."""
+    return [*reachable(face=face), "L4"]
+
+
+def steps(achieved: str | None, wanted: str) -> list[str]:
+    """The levels above ``achieved`` up to ``wanted``, each one step-up (L1 → L3: L2, L3)."""
+    return [lvl for lvl in ACR_LEVELS if rank(achieved) < rank(lvl) <= rank(wanted)]
 
 
 class MalformedClaims(ValueError):
@@ -44,9 +70,9 @@ def rank(level: str | None) -> int:
     return ACR_LEVELS.index(level) if level in ACR_LEVELS else -1
 
 
-def _lowest_reachable(values: list[str]) -> str | None:
-    reachable = [v for v in values if v in REACHABLE]
-    return min(reachable, key=rank) if reachable else None
+def _lowest_reachable(values: list[str], levels: tuple[str, ...]) -> str | None:
+    candidates = [v for v in values if v in levels]
+    return min(candidates, key=rank) if candidates else None
 
 
 def _acr_claim(raw: str | None) -> dict[str, Any] | None:
@@ -69,8 +95,10 @@ def _acr_claim(raw: str | None) -> dict[str, Any] | None:
     return acr
 
 
-def needed(params: dict[str, str], channel_min: str) -> AcrNeed:
-    """The level the request needs; :class:`MalformedClaims` for a bad ``claims`` value."""
+def needed(params: dict[str, str], channel_min: str,
+           levels: tuple[str, ...] = REACHABLE) -> AcrNeed:
+    """The level the request needs, given the ``levels`` this kind of sign-in can reach;
+    :class:`MalformedClaims` for a bad ``claims`` value."""
     required = channel_min
     voluntary: list[str] = (params.get("acr_values") or "").split()
     unreachable = None
@@ -78,17 +106,18 @@ def needed(params: dict[str, str], channel_min: str) -> AcrNeed:
     if acr is not None:
         values = [acr["value"]] if "value" in acr else list(acr.get("values", []))
         if acr.get("essential") and values:
-            level = _lowest_reachable(values)
+            level = _lowest_reachable(values, levels)
             if level is None:
                 unreachable = f"none of the essential acr values {values} can be reached here"
             elif rank(level) > rank(required):
                 required = level
         else:
             voluntary += values
-    if unreachable is None and required not in REACHABLE:
-        unreachable = f"assurance level {required} cannot be reached here yet"
+    if unreachable is None and required not in levels:
+        unreachable = WHY_UNREACHABLE.get(required, f"assurance level {required} cannot be "
+                                                    f"reached here")
     wanted = required
-    preferred = _lowest_reachable(voluntary)
+    preferred = _lowest_reachable(voluntary, levels)
     if preferred is not None and rank(preferred) > rank(wanted):
         wanted = preferred
     return AcrNeed(required=required, wanted=wanted, unreachable=unreachable)

@@ -45,9 +45,11 @@ class AuthorizationContext:
     key_set: Callable[[], KeySet]
     issuer: str
     params: dict[str, str] = field(default_factory=dict)
-    # Can this account present a second factor (acr.STEP_UP: a confirmed TOTP, or an SMS code
-    # while [sms] is on)? For step-up (check_acr).
-    has_second_factor: Callable[[str], bool] = lambda account_id: False
+    # The factors (RFC 8176 amr values) this account can present now — a confirmed TOTP, an
+    # SMS code while [sms] is on, … (idp.web.factors) — for step-up (check_acr).
+    factors_for: Callable[[str], set[str]] = lambda account_id: set()
+    # The levels a browser sign-in can reach in this deployment (idp.oidc.acr.reachable).
+    reachable: tuple[str, ...] = acr.REACHABLE
     # The citizen's ``sub`` as a client sees it (idp.accounts.subjects: public or pairwise),
     # to compare with an id_token_hint's.
     sub_for: Callable[[str, Any], str] = lambda account_id, client: account_id
@@ -193,13 +195,16 @@ def check_consent(ctx: AuthorizationContext) -> Outcome | None:
 def check_acr(ctx: AuthorizationContext) -> Outcome | None:
     """The sign-in must reach the level the request needs (:func:`idp.oidc.acr.needed`: the
     channel's ``min_acr``, ``acr_values``, an ``acr`` claim in ``claims``). Below it, a citizen
-    with a second factor steps up in this session (``step_up``: the factor only, no password);
-    one without is told to set one up (``factor_missing``). Voluntary levels (``acr_values``, a
-    non-essential claim) are aimed for but never block: what was achieved is issued."""
+    who can present the missing factors steps up in this session, one level at a time
+    (``step_up`` with the next level: L1 → L2 the second factor, L2 → L3 face verification; the
+    password is not asked again); one who cannot is told to set a factor up
+    (``factor_missing``). Voluntary levels (``acr_values``, a non-essential claim) are aimed for
+    but never block: what was achieved is issued."""
     assert ctx.principal is not None  # noqa: S101 — check_login ran first
     channel = ctx.client.record.channel
     try:
-        need = acr.needed(ctx.params, ctx.client.policies.policy(channel).min_acr)
+        need = acr.needed(ctx.params, ctx.client.policies.policy(channel).min_acr,
+                          ctx.reachable)
     except acr.MalformedClaims as error:
         raise ctx.error(InvalidRequestError, str(error)) from None
     achieved = ctx.principal.session.acr
@@ -207,21 +212,22 @@ def check_acr(ctx: AuthorizationContext) -> Outcome | None:
         raise ctx.error(UnmetAuthenticationRequirementsError, need.unreachable)
     if acr.rank(achieved) >= acr.rank(need.wanted):
         return None
-    required_met = acr.rank(achieved) >= acr.rank(need.required)
-    can_step_up = need.wanted in acr.STEP_UP and \
-        ctx.has_second_factor(ctx.principal.account.id)
-    if can_step_up and "none" not in ctx.prompts:
-        return Outcome("step_up", reason=need.wanted)
-    if required_met:
+    path = acr.steps(achieved, need.wanted)
+    factors = ctx.factors_for(ctx.principal.account.id)
+    missing = [lvl for lvl in path if not set(acr.STEP_UP.get(lvl, ())) & factors]
+    if not missing and "none" not in ctx.prompts:
+        return Outcome("step_up", reason=path[0])
+    if acr.rank(achieved) >= acr.rank(need.required):
         return None
-    if can_step_up:  # prompt=none: the citizen could, but only interactively
+    if not missing:  # prompt=none: the citizen could, but only interactively
         raise ctx.error(InteractionRequiredError,
-                        f"assurance level {need.required} needs the citizen's second factor")
+                        f"assurance level {need.required} needs the citizen to present "
+                        f"another factor")
     if "none" in ctx.prompts:
         raise ctx.error(UnmetAuthenticationRequirementsError,
                         f"this request requires assurance level {need.required}; the sign-in "
                         f"reached {achieved or 'none'} and the citizen has no second factor")
-    return Outcome("factor_missing", reason=need.required)
+    return Outcome("factor_missing", reason=missing[0])
 
 
 STEPS: tuple[Step, ...] = (

@@ -34,6 +34,7 @@ from idp.oidc.revocation import RevocationEndpoint
 from idp.oidc.server import AuthorizationServer
 from idp.oidc.userinfo import userinfo_response
 from idp.web.errors import error_page
+from idp.web.factors import STEP_UP_PAGES, available_factors
 from idp.web.principal import services
 
 bp = Blueprint("oidc", __name__)
@@ -135,8 +136,7 @@ def authorize() -> Any:
             reauth_done=reauth_done, consent_lookup=svc.consents.granted,
             key_set=svc.tokens.verification_keys, issuer=svc.settings.issuer,
             params={k: v for k, v in request.values.items()}, sub_for=svc.subjects.sub_for,
-            has_second_factor=lambda account_id: svc.sms.enabled
-            or svc.mfa.has_totp(account_id))
+            factors_for=lambda account_id: available_factors(svc, account_id))
         outcome = pipeline.run(ctx)
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is not None and outcome.action in ("consent", "issue"):
@@ -151,9 +151,9 @@ def authorize() -> Any:
         return redirect(url_for("auth.login", next=_resume_url(), client=grant.client.client_id,
                                 login_hint=request.values.get("login_hint"),
                                 ui_locales=request.values.get("ui_locales")))
-    if outcome.action == "step_up":  # the second factor only: the password stands
-        return redirect(url_for("auth.verify", next=_resume_url(), client=grant.client.client_id,
-                                acr=outcome.reason))
+    if outcome.action == "step_up":  # the missing factor only: the password stands
+        return redirect(url_for(STEP_UP_PAGES[outcome.reason], next=_resume_url(),
+                                client=grant.client.client_id, acr=outcome.reason))
     if outcome.action == "factor_missing":
         return render_template("second_factor_needed.html", client=grant.client.record,
                                level=outcome.reason), 403
