@@ -143,6 +143,21 @@ def clients_allow_id_card(client_id: str, revoke: bool, as_json: bool) -> None:
                         f"{'no longer allowed' if revoke else 'allowed'}")
 
 
+@clients.command("allow-in-person")
+@click.argument("client_id")
+@click.option("--revoke", is_flag=True, help="Stop allowing it.")
+@json_option
+@guarded
+def clients_allow_in_person(client_id: str, revoke: bool, as_json: bool) -> None:
+    """Allow counter client CLIENT_ID to attest that its clerk checked the citizen's physical
+    ID card (device sign-ins at assurance level L4), or stop allowing it with --revoke."""
+    with open_services() as svc:
+        record = svc.clients.set_in_person_allowed(client_id, not revoke)
+    data = {"client_id": record.client_id, "in_person_check": not revoke}
+    emit(as_json, data, f"{record.client_id}: in-person ID-card checks "
+                        f"{'no longer allowed' if revoke else 'allowed'}")
+
+
 @click.group()
 def keys() -> None:
     """Signing keys."""

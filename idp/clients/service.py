@@ -218,21 +218,32 @@ class ClientService:
         """Allow (or stop allowing) the client to request the ``id_card`` scope — the citizen
         ID number in clear, still only with each citizen's consent (``extra["id_card_allowed"]``,
         read by ``idp.oidc.id_card``). Takes effect on every node within the cache TTL."""
+        return self._set_permission(client_id, "id_card_allowed", allowed, actor=actor)
+
+    def set_in_person_allowed(self, client_id: str, allowed: bool, *,
+                              actor: str = "cli") -> ClientRecord:
+        """Allow (or stop allowing) a counter client to attest that its clerk checked the
+        citizen's physical ID card (``extra["in_person_check"]``, read by
+        ``idp.oidc.device_grant``): its device sign-ins can then reach assurance level L4."""
+        return self._set_permission(client_id, "in_person_check", allowed, actor=actor)
+
+    def _set_permission(self, client_id: str, permission: str, allowed: bool, *,
+                        actor: str) -> ClientRecord:
         with self._sessions.begin() as session:
             row = session.get(Client, client_id)
             if row is None:
                 raise NotFound(f"no client {client_id}", code="client.not_found")
             extra = dict(row.extra or {})
             if allowed:
-                extra["id_card_allowed"] = True
+                extra[permission] = True
             else:
-                extra.pop("id_card_allowed", None)
+                extra.pop(permission, None)
             row.extra = extra  # a new dict: the JSON column sees the change
             row.updated_at = to_datetime(self._clock())
             record = ClientRecord.from_row(row)
         self.invalidate(client_id)
         self._audit.record(actor, "client:update:success", client_id=client_id,
-                           extra={"id_card_allowed": allowed})
+                           extra={permission: allowed})
         return record
 
     def get(self, client_id: str) -> ClientRecord | None:

@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from idp.audit import AuditTrail
 from idp.clock import Clock, system_clock
 from idp.errors import Conflict, IdpError, NotFound
+from idp.oidc.acr import rank
 from idp.oidc.user_code_throttle import UserCodeThrottle, UserCodeThrottled
 from idp.sessions import SessionService, SsoSession
 from idp.store.ephemeral import EphemeralStore
@@ -53,6 +54,17 @@ class ExpiredUserCode(IdpError):
 
 class AlreadyDecided(Conflict):
     code = "already_decided"
+
+
+class InsufficientAssurance(IdpError):
+    """The approver's sign-in is below the level the terminal's channel requires (RFC 9470's
+    ``insufficient_user_authentication``): step up first, then approve."""
+
+    code = "insufficient_user_authentication"
+
+    def __init__(self, message: str, *, required: str) -> None:
+        super().__init__(message)
+        self.required = required
 
 
 class WrongCitizen(IdpError):
@@ -107,6 +119,9 @@ class DeviceAuthorization:
     auth_time: int | None = None
     acr: str | None = None
     amr: list[str] = field(default_factory=list)
+    required_acr: str = "L1"  # the channel's min_acr, or L4 for an in-person check
+    in_person: bool = False  # a clerk checked the physical ID card of the hinted citizen
+    clerk: str | None = None  # who checked it (the counter's staff identifier)
 
     @property
     def display_code(self) -> str:
@@ -135,9 +150,11 @@ class DeviceFlow:
 
     # -- the terminal's side (RFC 8628 §3.1, §3.4, §3.5) ------------------------------------
     def start(self, device_code: str, user_code: str, *, client_id: str, channel: str,
-              scope: str, login_hint: bool, hint_account: str | None) -> DeviceAuthorization:
+              scope: str, login_hint: bool, hint_account: str | None,
+              required_acr: str = "L1", clerk: str | None = None) -> DeviceAuthorization:
         """Store a new authorization. ``user_code`` is used unless it is taken by a live one;
-        the returned record carries the user code finally given."""
+        the returned record carries the user code finally given. With ``clerk`` the terminal
+        attests an in-person check of the ID card of the hinted citizen (L4)."""
         now = int(self._clock())
         digest = _digest(device_code)
         keep = 2 * self.ttl
@@ -152,7 +169,9 @@ class DeviceFlow:
         record = DeviceAuthorization(
             device_digest=digest, client_id=client_id, channel=channel, scope=scope,
             user_code=code, created_at=now, expires_at=now + self.ttl, interval=self.interval,
-            login_hint=login_hint, hint_account=hint_account)
+            login_hint=login_hint, hint_account=hint_account,
+            required_acr="L4" if clerk else required_acr, in_person=clerk is not None,
+            clerk=clerk)
         self._store.put(f"device:{digest}", asdict(record), keep)
         return record
 
@@ -235,18 +254,43 @@ class DeviceFlow:
             raise AlreadyDecided("this code has already been used")
         return None
 
+    def achieved(self, record: DeviceAuthorization, session: SsoSession
+                 ) -> tuple[str | None, list[str]]:
+        """The ``acr`` and ``amr`` the terminal's tokens get if ``session`` approves: the
+        session's, or L4 with ``ipv`` added when the clerk checked this citizen's ID card (the
+        approver is then the citizen the card names — :meth:`lookup` saw to that)."""
+        if record.in_person and record.hint_account == session.account_id:
+            return "L4", session.amr if "ipv" in session.amr else [*session.amr, "ipv"]
+        return session.acr, list(session.amr)
+
+    def assurance_gap(self, record: DeviceAuthorization, session: SsoSession) -> str | None:
+        """The level the terminal's channel requires when ``session`` is below it, else None."""
+        acr, _ = self.achieved(record, session)
+        return record.required_acr if rank(acr) < rank(record.required_acr) else None
+
     def decide(self, raw_user_code: str, *, session: SsoSession, allow: bool,
                ip: str | None, via: str) -> DeviceAuthorization:
         """Approve or deny, once, as the citizen of ``session`` (their SSO session: the
-        terminal's tokens carry its ``sid`` and it lists the terminal's client)."""
+        terminal's tokens carry its ``sid`` and it lists the terminal's client). Approving
+        needs the channel's level (:class:`InsufficientAssurance`); denying never does."""
         record = self.lookup(raw_user_code, account_id=session.account_id, ip=ip)
+        gap = self.assurance_gap(record, session) if allow else None
+        if gap is not None:
+            self._audit.record(session.account_id, "device:authorize:refused",
+                               subject=session.account_id, client_id=record.client_id, ip=ip,
+                               extra={"reason": "insufficient_acr", "required": gap,
+                                      "acr": session.acr})
+            raise InsufficientAssurance(
+                f"this terminal requires assurance level {gap}; this sign-in reached "
+                f"{session.acr or 'none'}", required=gap)
         key = f"device:{record.device_digest}"
         if not self._store.add(f"device:decided:{record.device_digest}",
                                {"account_id": session.account_id}, self._keep(record)):
             raise AlreadyDecided("this code has already been used")
+        acr, amr = self.achieved(record, session)
         decided = replace(record, status="approved" if allow else "denied",
                           account_id=session.account_id, sid=session.sid,
-                          auth_time=session.auth_time, acr=session.acr, amr=list(session.amr))
+                          auth_time=session.auth_time, acr=acr, amr=amr)
         if not self._store.replace(key, asdict(decided)):
             raise ExpiredUserCode("this code has expired; start again at the terminal")
         if allow:
@@ -254,7 +298,11 @@ class DeviceFlow:
         self._audit.record(session.account_id,
                            "device:authorize:success" if allow else "device:authorize:denied",
                            subject=session.account_id, client_id=record.client_id, ip=ip,
-                           extra={"via": via, "scope": record.scope})
+                           extra={"via": via, "scope": record.scope, "acr": acr})
+        if allow and record.in_person:
+            self._audit.record(record.clerk or "clerk", "identity:in_person:verified",
+                               subject=session.account_id, client_id=record.client_id, ip=ip,
+                               extra={"clerk": record.clerk, "acr": acr})
         return decided
 
     def expires_in(self, record: DeviceAuthorization) -> int:

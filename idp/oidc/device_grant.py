@@ -5,7 +5,10 @@
   only a client whose channel policy allows the device_code grant may start one, others get
   ``unauthorized_client``. ``scope`` defaults to ``openid``; ``login_hint`` (a citizen ID
   number or mobile phone number) names the only citizen who may approve — it is resolved to an
-  account at once and never stored in clear.
+  account at once and never stored in clear. ``id_card_number`` + ``clerk_id`` (clients staff
+  allowed with ``idp clients allow-in-person``) attest that the clerk checked that citizen's
+  physical ID card: only that citizen may approve, and the tokens get ``acr`` L4 with ``ipv``
+  in ``amr``. The approver's sign-in must reach the channel's ``min_acr``.
 * :class:`DeviceCodeGrant` — polling the token endpoint (§3.4, §3.5): ``authorization_pending``
   until the citizen decides, ``slow_down`` when polled faster than the interval (which then
   grows by 5 s), ``access_denied``, ``expired_token``; ``invalid_grant`` for a device code that
@@ -37,6 +40,7 @@ from authlib.oauth2.rfc8628 import DeviceCredentialMixin
 from idp.accounts.services import looks_like_phone
 from idp.clients.channels import DEVICE_CODE
 from idp.identity import is_valid_id_number
+from idp.oidc.acr import rank
 from idp.oidc.device_flow import DeviceAuthorization, new_user_code
 from idp.oidc.grants import _IssuesTokens
 from idp.oidc.models import OAuthClient
@@ -118,10 +122,18 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
         if not granted:
             raise InvalidScopeError("none of the requested scopes is registered for this client")
         login_hint, hint_account = self._login_hint()
+        clerk = self._in_person_check(client)
+        if clerk is not None:
+            login_hint, hint_account = self._card_holder(login_hint, hint_account)
+        required = client.policies.policy(client.record.channel).min_acr
+        if required == "L4" and clerk is None:
+            raise InvalidRequestError("this counter channel requires assurance level L4: send "
+                                      "id_card_number and clerk_id once the clerk has checked "
+                                      "the citizen's ID card")
         record = self.server.services.device.start(
             data["device_code"], data["user_code"], client_id=client_id,
             channel=client.record.channel, scope=granted, login_hint=login_hint,
-            hint_account=hint_account)
+            hint_account=hint_account, required_acr=required, clerk=clerk)
         if record.display_code != data["user_code"]:  # the proposed one was taken
             data["user_code"] = record.display_code
             data["verification_uri_complete"] = add_params_to_uri(
@@ -139,6 +151,40 @@ class DeviceAuthorizationEndpoint(_Endpoint):  # type: ignore[misc]
                                       "phone number")
         account = self.server.services.accounts.find_by_username(hint)
         return True, account.id if account is not None and account.status == "active" else None
+
+
+    def _in_person_check(self, client: OAuthClient) -> str | None:
+        """The clerk who checked the physical ID card (``clerk_id``), when the terminal
+        attests one with ``id_card_number`` — only clients staff allowed it
+        (``idp clients allow-in-person``)."""
+        params = self.request.payload.data
+        number, clerk = params.get("id_card_number"), params.get("clerk_id")
+        if not number and not clerk:
+            return None
+        if not client.record.extra.get("in_person_check"):
+            raise UnauthorizedClientError("this client may not attest in-person ID-card checks; "
+                                          "staff allow it with `idp clients allow-in-person`")
+        if not number or not clerk:
+            raise InvalidRequestError("an in-person check needs both id_card_number and "
+                                      "clerk_id")
+        clerk = str(clerk).strip()
+        if not 0 < len(clerk) <= 64 or not clerk.isprintable():
+            raise InvalidRequestError("clerk_id must be 1 to 64 printable characters")
+        if not is_valid_id_number(str(number).strip()):
+            raise InvalidRequestError("id_card_number is not a valid citizen ID number (18 "
+                                      "characters, check digit)")
+        return clerk
+
+    def _card_holder(self, login_hint: bool, hint_account: str | None
+                     ) -> tuple[bool, str | None]:
+        """Only the citizen the checked card names may approve (bound like a login_hint; a
+        card naming nobody registered binds the code to nobody, and the terminal is not told)."""
+        number = str(self.request.payload.data["id_card_number"]).strip()
+        account = self.server.services.accounts.find_by_username(number)
+        holder = account.id if account is not None and account.status == "active" else None
+        if login_hint and hint_account != holder:
+            raise InvalidRequestError("login_hint and id_card_number name different citizens")
+        return True, holder
 
 
 class DeviceCodeGrant(_IssuesTokens, _Grant):  # type: ignore[misc]
@@ -175,6 +221,9 @@ class DeviceCodeGrant(_IssuesTokens, _Grant):  # type: ignore[misc]
         if account is None or account.status != "active" or session is None \
                 or session.account_id != account.id:
             raise InvalidGrantError("the citizen's sign-in has ended; start again")
+        if rank(taken.acr) < rank(taken.required_acr):  # decide() refuses this already
+            raise InvalidGrantError(f"the approval did not reach assurance level "
+                                    f"{taken.required_acr}")
         # The approved authorization is this request's grant of the citizen's sign-in: the
         # token context and the OpenID extension read it where they read a code's.
         self.request.authorization_code = DeviceCredential(taken, now=time.time())

@@ -110,7 +110,8 @@ def test_app_approval_uses_the_app_session(idp_server: IdpServer, terminal: Term
     info = app.lookup(flow["user_code"])
     assert info.status_code == 200, info.text
     body = info.json()
-    assert set(body) == {"client_name", "scopes", "expires_in"}
+    assert set(body) == {"client_name", "scopes", "expires_in", "required_acr", "in_person"}
+    assert (body["required_acr"], body["in_person"]) == ("L1", False)
     assert "Counter terminal (demo)" in body["client_name"] and body["scopes"] == ["openid"]
     assert 590 <= body["expires_in"] <= 600
 
@@ -333,3 +334,29 @@ def test_malformed_input_never_fails_the_server(idp_server: IdpServer, terminal:
             assert resp.headers["Content-Type"].startswith("application/json"), resp.text[:300]
     statuses = {r.status_code for r in responses}
     assert {400, 401, 404, 405, 413} <= statuses
+
+
+def test_a_clerks_id_card_check_gives_l4_to_the_card_holder(idp_server: IdpServer,
+                                                           citizen: dict[str, Any]) -> None:
+    """`idp clients allow-in-person`, then a terminal attesting the clerk's check of the
+    citizen's physical ID card: the app approves, the terminal's tokens say L4 (+ ``ipv``)."""
+    terminal = Terminal.register(idp_server)
+    refused = terminal.start(id_card_number=citizen["id_number"], clerk_id="clerk-1024")
+    assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
+    idp_server.cli("clients", "allow-in-person", terminal.client_id)
+    app = app_login(idp_server, citizen)
+    flow = terminal.begin(id_card_number=citizen["id_number"], clerk_id="clerk-1024")
+    info = app.lookup(flow["user_code"]).json()
+    assert (info["required_acr"], info["in_person"]) == ("L4", True)
+    assert app.approve(flow["user_code"]).status_code == 200
+    tokens = terminal.poll(flow["device_code"]).json()
+    claims = verify(idp_server, tokens["id_token"], terminal.client_id, tokens["access_token"])
+    assert claims["acr"] == "L4" and claims["amr"][-1] == "ipv"
+    assert claims["sid"] == app.login.id_claims["sid"]
+    assert audit_count(idp_server, "identity:in_person:verified",
+                       client_id=terminal.client_id) == 1
+    assert citizen["id_number"] not in idp_server.log
+    # Revoked: the terminal can no longer attest checks.
+    idp_server.cli("clients", "allow-in-person", terminal.client_id, "--revoke")
+    again = terminal.start(id_card_number=citizen["id_number"], clerk_id="clerk-1024")
+    assert again.json()["error"] == "unauthorized_client"

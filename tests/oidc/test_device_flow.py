@@ -17,6 +17,7 @@ from idp.oidc.device_flow import (
     AlreadyDecided,
     DeviceFlow,
     ExpiredUserCode,
+    InsufficientAssurance,
     UnknownUserCode,
     WrongCitizen,
     new_user_code,
@@ -156,3 +157,51 @@ def test_guessing_is_limited_per_ip_and_per_account(flow: DeviceFlow) -> None:
         flow.lookup(record.user_code, account_id="acct-1", ip="10.0.0.2")
     assert exc.value.limit == "account"
     assert flow.lookup(record.user_code, account_id="acct-2", ip="10.0.0.2") == record
+
+
+# -- assurance: the channel's min_acr, and L4 by the clerk's in-person check ------------------
+def test_approval_below_the_channel_level_is_refused_and_nothing_decided(
+        flow: DeviceFlow, sso: SessionService) -> None:
+    record = _start(flow, required_acr="L2")
+    l1 = sso.start("acct-1", amr=["pwd"], acr="L1")
+    assert flow.assurance_gap(record, l1) == "L2"
+    with pytest.raises(InsufficientAssurance) as refused:
+        flow.decide(record.user_code, session=l1, allow=True, ip=None, via="app")
+    assert refused.value.required == "L2" and refused.value.code == \
+        "insufficient_user_authentication"
+    assert flow.find("device-1").status == "pending"  # nothing decided, client not joined
+    assert sso.get(l1.sid).clients == {}
+    # Denying needs no level; and an L2 sign-in approves, its acr and amr carried over.
+    l2 = sso.stepped_up(l1, amr="otp", acr="L2")
+    assert flow.assurance_gap(record, l2) is None
+    decided = flow.decide(record.user_code, session=l2, allow=True, ip=None, via="app")
+    assert (decided.acr, decided.amr, decided.status) == ("L2", ["pwd", "otp"], "approved")
+
+
+def test_denial_needs_no_level(flow: DeviceFlow, sso: SessionService) -> None:
+    record = _start(flow, required_acr="L3")
+    l1 = sso.start("acct-1", amr=["pwd"], acr="L1")
+    assert flow.decide(record.user_code, session=l1, allow=False, ip=None,
+                       via="app").status == "denied"
+
+
+def test_in_person_check_gives_l4_to_the_card_holder_only(flow: DeviceFlow,
+                                                          sso: SessionService) -> None:
+    record = _start(flow, login_hint=True, hint_account="acct-1", clerk="clerk-007")
+    assert (record.required_acr, record.in_person, record.clerk) == ("L4", True, "clerk-007")
+    other = sso.start("acct-2", amr=["pwd"], acr="L2")
+    with pytest.raises(WrongCitizen):
+        flow.decide(record.user_code, session=other, allow=True, ip=None, via="app")
+    holder = sso.start("acct-1", amr=["pwd"], acr="L1")
+    assert flow.assurance_gap(record, holder) is None  # the clerk's check is the L4 part
+    decided = flow.decide(record.user_code, session=holder, allow=True, ip=None, via="app")
+    assert (decided.acr, decided.amr) == ("L4", ["pwd", "ipv"])
+    assert sso.get(holder.sid).acr == "L1"  # the phone's session itself is not raised
+
+
+def test_in_person_check_for_nobody_registered_binds_the_code_to_nobody(
+        flow: DeviceFlow, sso: SessionService) -> None:
+    record = _start(flow, login_hint=True, hint_account=None, clerk="clerk-007")
+    session = sso.start("acct-1", amr=["pwd"], acr="L2")
+    with pytest.raises(WrongCitizen):
+        flow.decide(record.user_code, session=session, allow=True, ip=None, via="app")

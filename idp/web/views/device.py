@@ -32,15 +32,18 @@ from flask_login import current_user
 
 from idp.clients import ClientRecord
 from idp.errors import IdpError
+from idp.oidc import acr
 from idp.oidc.device_flow import (
     AlreadyDecided,
     DeviceAuthorization,
     ExpiredUserCode,
+    InsufficientAssurance,
     UnknownUserCode,
     WrongCitizen,
 )
 from idp.oidc.user_code_throttle import UserCodeThrottled
 from idp.web.app_api import AppAuthError, json_error, require_app_caller
+from idp.web.factors import STEP_UP_PAGES, available_factors
 from idp.web.principal import services
 from idp.web.views.oidc import SCOPE_LABELS
 
@@ -49,7 +52,7 @@ api = Blueprint("device_api", __name__)
 
 FAILURES: dict[type[IdpError], int] = {
     UserCodeThrottled: 429, UnknownUserCode: 404, ExpiredUserCode: 400, AlreadyDecided: 409,
-    WrongCitizen: 403,
+    WrongCitizen: 403, InsufficientAssurance: 403,
 }
 FAILURE_TYPES: tuple[type[IdpError], ...] = tuple(FAILURES)
 DECISIONS = ("allow", "deny")
@@ -95,6 +98,9 @@ def _page_message(exc: IdpError) -> str:
         "already_decided": _("This code has already been used."),
         "wrong_citizen": _("This sign-in was started at the terminal for another citizen. "
                            "Only that citizen can approve it."),
+        "insufficient_user_authentication": _(
+            "This terminal requires a higher assurance level than your sign-in reached. Set up "
+            "a second factor in your account centre, then enter the code again."),
     }
     return str(messages[exc.code])
 
@@ -124,6 +130,9 @@ def submit() -> Any:
     principal = current_user.principal
     try:
         record, client = _lookup(raw, principal.account.id)
+        step_up = _step_up(record, principal) if decision != "deny" else None
+        if step_up is not None:
+            return step_up
         if decision is None:
             return render_template(
                 "device_confirm.html", client=client, user_code=record.display_code,
@@ -138,10 +147,30 @@ def submit() -> Any:
                            approved=decided.status == "approved")
 
 
+def _step_up(record: DeviceAuthorization, principal: Any) -> Any:
+    """Below the terminal channel's level: off to the page of the next missing factor, back
+    here afterwards (the password is not asked again) — or None when the level is met, or when
+    the citizen has no such factor (then :meth:`DeviceFlow.decide` refuses, with the reason)."""
+    svc = services()
+    gap = svc.device.assurance_gap(record, principal.session)
+    if gap is None:
+        return None
+    path = acr.steps(principal.session.acr, gap)
+    factors = available_factors(svc, principal.account.id)
+    if not path or any(not set(acr.STEP_UP.get(lvl, ())) & factors for lvl in path) \
+            or path[0] not in STEP_UP_PAGES:
+        return None
+    return redirect(url_for(STEP_UP_PAGES[path[0]], client=record.client_id,
+                            next=url_for("device.enter", user_code=record.display_code)))
+
+
 # -- the app ---------------------------------------------------------------------------------
 def _api_failure(exc: IdpError) -> Response:
     resp = json_error(_status(exc), exc.code, exc.message)
     resp.headers.update(_retry_headers(exc))
+    if isinstance(exc, InsufficientAssurance):  # RFC 9470 §3: what the app must achieve
+        resp.headers["WWW-Authenticate"] = (f'Bearer error="{exc.code}", '
+                                            f'acr_values="{exc.required}"')
     return resp
 
 
@@ -159,7 +188,8 @@ def api_lookup() -> Response:
     except FAILURE_TYPES as exc:
         return _api_failure(exc)
     return jsonify(client_name=client.name, scopes=record.scope.split(),
-                   expires_in=services().device.expires_in(record))
+                   expires_in=services().device.expires_in(record),
+                   required_acr=record.required_acr, in_person=record.in_person)
 
 
 @api.post("/api/device/approve")
