@@ -14,7 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.accounts.consents import ConsentService
 from idp.accounts.delegations import DelegationService
+from idp.accounts.face import FaceVerifier, HttpFaceVerifier, LocalFaceVerifier
+from idp.accounts.face_checks import FaceCheckService
 from idp.accounts.mfa import MfaService, MfaThrottle
+from idp.accounts.passkeys import PasskeyService
 from idp.accounts.passwords import PasswordHasher
 from idp.accounts.registry import HttpRegistry, PopulationRegistry, TableRegistry
 from idp.accounts.services import AccountService
@@ -69,6 +72,8 @@ class Services:
     mfa: MfaService
     subjects: SubjectService
     sms: SmsCodeService
+    face: FaceCheckService
+    passkeys: PasskeyService
 
     def close(self) -> None:
         self.backchannel.stop()
@@ -84,6 +89,17 @@ def build_sms_gateway(settings: Settings) -> SmsGateway | None:
                               token=sms.http_token)
     if sms.backend == "console":
         return ConsoleSmsGateway()
+    return None
+
+
+def build_face_verifier(settings: Settings, store: EphemeralStore) -> FaceVerifier | None:
+    """The ``[face] backend``: None for "none" (face verification, and so L3, turned off)."""
+    face = settings.face
+    if face.backend == "http":
+        return HttpFaceVerifier(face.http_begin_url, face.http_result_url,
+                                timeout=face.http_timeout, token=face.http_token)
+    if face.backend == "local":
+        return LocalFaceVerifier(store, issuer=settings.issuer, ttl=face.check_ttl)
     return None
 
 
@@ -138,6 +154,11 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                         interval=dev.interval, clock=clock,
                         throttle=UserCodeThrottle(ephemeral, limit=dev.user_code_failures,
                                                   window=dev.user_code_window))
+    # Second-factor failures share the sign-in limits ([ratelimit] account_failures/window):
+    # wrong TOTP codes and failed passkey assertions count in one window per account.
+    mfa_throttle = MfaThrottle(ephemeral, limit=rl.account_failures, window=rl.window)
+    mfa = MfaService(sessions, vault=protector.vault, audit=audit, clock=clock,
+                     throttle=mfa_throttle)
     return Services(
         settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,
         keys=keys, protector=protector, registry=registry, table_registry=table_registry,
@@ -154,11 +175,13 @@ def build_services(settings: Settings, *, create_keys: bool = False,
         device=device,
         qr=QrLoginService(ephemeral, ttl=settings.qr.ticket_ttl, clock=clock),
         delegations=DelegationService(sessions, accounts=accounts, audit=audit, clock=clock),
-        # Second-factor failures share the sign-in limits ([ratelimit] account_failures/window).
         subjects=subjects,
-        mfa=MfaService(sessions, vault=protector.vault, audit=audit, clock=clock,
-                       throttle=MfaThrottle(ephemeral, limit=rl.account_failures,
-                                            window=rl.window)),
+        mfa=mfa,
         sms=SmsCodeService(ephemeral, build_sms_gateway(settings), audit=audit,
                            settings=settings.sms),
+        face=FaceCheckService(ephemeral, build_face_verifier(settings, ephemeral), audit=audit,
+                              settings=settings.face,
+                              reveal_id_number=accounts.reveal_id_number),
+        passkeys=PasskeyService(sessions, ephemeral, issuer=settings.issuer, audit=audit,
+                                throttle=mfa_throttle, mfa=mfa, clock=clock),
     )

@@ -70,14 +70,16 @@ no other module reads the environment. DESIGN.md §6 promises `IDP_ISSUER`, `IDP
 - **Any mode:** a malformed value (one line naming the setting): unknown `mode`; an `issuer`
   that is not an absolute http(s) URL or has a query, fragment or trailing slash; an algorithm
   other than `RS256`/`ES256`; `registry.backend = "http"` without `registry.http_url`;
-  `sms.backend = "http"` without an `sms.http_url` template naming `{phone}` (and `{text}`); an
-  unknown `ui.default_locale`; a `tokens.*` lifetime ≤ 0. Every command but `idp init` also
+  `sms.backend = "http"` without an `sms.http_url` template naming `{phone}` (and `{text}`);
+  `face.backend = "http"` without `face.http_begin_url` and a `face.http_result_url` naming
+  `{check_id}`; an unknown `ui.default_locale`; a `tokens.*` lifetime ≤ 0. Every command but `idp init` also
   needs the identity keys, and the server an active RS256 and ES256 signing key: **run
   `idp init`** (idempotent).
 - **Production** (`IDP_MODE=production`) also refuses an issuer that is not `https://` unless
   its host is loopback (`localhost`, `127.0.0.1`, `::1`), and a `secret_key` that is the
-  default or shorter than 32 characters, `sms.backend = "console"` (it logs the codes) and an
-  `sms.http_url` that is not `https://`; it forces the cookie's `Secure` flag, sends HSTS, and
+  default or shorter than 32 characters, `sms.backend = "console"` (it logs the codes), an
+  `sms.http_url` that is not `https://`, `face.backend = "local"` (anyone could choose the
+  outcome) and face URLs that are not `https://`; it forces the cookie's `Secure` flag, sends HSTS, and
   refuses plain-http loopback redirect URIs for non-native clients.
 
 ## Keys

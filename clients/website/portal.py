@@ -6,7 +6,7 @@ Sign-in is the authorization code flow (OIDC Core §3.1) with PKCE S256 (RFC 763
 independently, with python-jose against the IdP's JWKS (:mod:`.tokens`), and reads UserInfo.
 The protocol steps are in :mod:`.signin`; the views here only parse, call, and render.
 
-Routes: ``/`` home, ``/login`` (GET or POST; ``kind`` = empty, ``L2`` or ``id_card``: see
+Routes: ``/`` home, ``/login`` (GET or POST; ``kind`` = empty, ``L2``, ``L3`` or ``id_card``: see
 :data:`.signin.SIGN_INS`), ``/callback``, ``/refresh`` (POST), ``/logout``
 (POST, this portal only), ``/logout-everywhere`` (POST, RP-Initiated Logout 1.0: the IdP session
 and with it every channel), ``/backchannel-logout`` (POST, from the IdP: Back-Channel Logout 1.0,

@@ -4,7 +4,8 @@ OpenID Connect Core §3.1 with PKCE (RFC 7636). The steps of a sign-in, in order
 
 1. ``start``: fresh ``state`` + ``nonce`` (kept for this browser), PKCE S256 by Authlib, redirect.
    Which sign-in (:data:`SIGN_INS`): the plain one; ``L2`` — assurance level L2, asked both
-   ways (``acr_values``, OIDC Core §3.1.2.1, and an essential ``acr`` claim, §5.5.1.1); or
+   ways (``acr_values``, OIDC Core §3.1.2.1, and an essential ``acr`` claim, §5.5.1.1); ``L3``
+   — the same for L3 (second factor + face verification); or
    ``id_card`` — also the scope that releases the citizen ID number (at UserInfo).
 2. ``finish`` at the callback: consume ``state``; check ``iss`` (RFC 9207); stop on ``error``;
    redeem the code (``client_secret_basic``); check the ID token with python-jose
@@ -46,10 +47,17 @@ from .tokens import IdTokenError, JwksCache, check_refreshed, validate_id_token
 SESSION_TTL = 8 * 3600  # seconds a portal sign-in is kept on the server
 PENDING_KEY = "pending_logins"  # state -> nonce of sign-ins started in this browser
 MAX_PENDING = 5  # sign-ins one browser may have open at once (tabs)
-# The essential acr request of the L2 sign-in (OIDC Core §5.5.1.1): the IdP must reach L2 (a
-# second factor) or refuse; acr_values=L2 alone would only be a preference.
-L2_CLAIMS = json.dumps({"id_token": {"acr": {"essential": True, "values": ["L2"]}}},
-                       separators=(",", ":"))
+
+
+def essential_acr(level: str) -> str:
+    """The essential acr request (OIDC Core §5.5.1.1): the IdP must reach ``level`` or refuse;
+    acr_values alone would only be a preference."""
+    return json.dumps({"id_token": {"acr": {"essential": True, "values": [level]}}},
+                      separators=(",", ":"))
+
+
+L2_CLAIMS = essential_acr("L2")  # a second factor
+L3_CLAIMS = essential_acr("L3")  # a second factor and face verification
 ID_CARD_SCOPE = "id_card"  # releases id_number at UserInfo (staff permission + consent)
 # Sign-in kind (the ``kind`` form field of /login) -> what it adds to the configured request.
 # The id_card sign-in does not ask for id_number in the ID token (claims parameter): the portal
@@ -58,6 +66,7 @@ ID_CARD_SCOPE = "id_card"  # releases id_number at UserInfo (staff permission + 
 SIGN_INS: dict[str, dict[str, str]] = {
     "": {},
     "L2": {"acr_values": "L2", "claims": L2_CLAIMS},
+    "L3": {"acr_values": "L3", "claims": L3_CLAIMS},
     ID_CARD_SCOPE: {},  # the scope is added in ``authorization_params``
 }
 

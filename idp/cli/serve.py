@@ -5,6 +5,8 @@ runs a back-channel logout delivery thread (the workers share the durable queue 
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
 
 import click
@@ -29,9 +31,25 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         from idp.web import create_app
 
+        app_logging()
         app = create_app()
         app.extensions["idp.services"].backchannel.start()
         return app
+
+
+def app_logging() -> None:
+    """The IdP's own log records (``idp.*``: the development SMS gateway's messages, unhandled
+    errors, delivery failures) at INFO to stderr, beside gunicorn's. They never carry secrets
+    or clear ID numbers (tests/e2e/test_privacy.py scans this output)."""
+    logger = logging.getLogger("idp")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(
+        "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
 
 
 @click.command()

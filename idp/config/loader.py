@@ -137,6 +137,7 @@ def validate(settings: Settings) -> None:
     _validate_session(settings)
     _validate_logout(settings)
     _validate_sms(settings)
+    _validate_face(settings)
     _validate_channels(settings)
     if not settings.production:
         return
@@ -158,6 +159,14 @@ def validate(settings: Settings) -> None:
                           "codes to the log): set 'http', or 'none' to offer no SMS codes")
     if settings.sms.backend == "http" and not settings.sms.http_url.startswith("https://"):
         raise ConfigError("production mode needs an https:// sms.http_url")
+    if settings.face.backend == "local":
+        raise ConfigError("production mode cannot use face.backend = 'local' (a page where "
+                          "anyone chooses the outcome): set 'http', or 'none' to offer no L3")
+    if settings.face.backend == "http" and not all(
+            url.startswith("https://") for url in (settings.face.http_begin_url,
+                                                   settings.face.http_result_url)):
+        raise ConfigError("production mode needs https:// face.http_begin_url and "
+                          "face.http_result_url")
 
 
 def _validate_session(settings: Settings) -> None:
@@ -211,6 +220,30 @@ def _validate_sms(settings: Settings) -> None:
         raise ConfigError("sms.max_sends must be between 1 and 100")
     if not 1 <= sms.max_attempts <= 10:
         raise ConfigError("sms.max_attempts must be between 1 and 10")
+
+
+def _validate_face(settings: Settings) -> None:
+    face = settings.face
+    if face.backend not in {"local", "http", "none"}:
+        raise ConfigError("face.backend must be 'local', 'http' or 'none'")
+    if face.backend == "http":
+        if not face.http_begin_url or not face.http_result_url:
+            raise ConfigError("face.backend = 'http' needs face.http_begin_url and "
+                              "face.http_result_url")
+        if urlsplit(face.http_begin_url).scheme not in {"http", "https"}:
+            raise ConfigError("face.http_begin_url must be an http(s) URL")
+        if urlsplit(face.http_result_url).scheme not in {"http", "https"} or \
+                "{check_id}" not in face.http_result_url:
+            raise ConfigError("face.http_result_url must be an http(s) URL template with "
+                              "{check_id}")
+    if not 0.5 <= face.http_timeout <= 30:
+        raise ConfigError("face.http_timeout must be between 0.5 and 30 seconds")
+    if not 60 <= face.check_ttl <= 3600:
+        raise ConfigError("face.check_ttl must be between 60 and 3600 seconds")
+    if not 1 <= face.max_checks <= 100:
+        raise ConfigError("face.max_checks must be between 1 and 100")
+    if not 60 <= face.window <= 86400:
+        raise ConfigError("face.window must be between 60 and 86400 seconds")
 
 
 def _validate_channels(settings: Settings) -> None:

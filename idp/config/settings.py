@@ -121,6 +121,21 @@ class SmsSettings:
     max_attempts: int = 5
 
 
+@dataclass(frozen=True)
+class FaceSettings:
+    """Face verification (liveness + portrait comparison), the factor for L3
+    (docs/assurance.md, :mod:`idp.accounts.face`); see ``[face]``."""
+
+    backend: str = "local"  # local | http | none
+    http_begin_url: str = ""
+    http_result_url: str = ""  # with {check_id}
+    http_token: str = ""  # noqa: S105 — empty: no Authorization header
+    http_timeout: float = 5.0
+    check_ttl: int = 600
+    max_checks: int = 5
+    window: int = 3600
+
+
 AUTH_CODE = "authorization_code"
 REFRESH = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -194,6 +209,7 @@ class Settings:
     device: DeviceSettings = field(default_factory=DeviceSettings)
     logout: LogoutSettings = field(default_factory=LogoutSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
+    face: FaceSettings = field(default_factory=FaceSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 

@@ -14,11 +14,8 @@ from typing import Any
 
 from idp.config import Settings
 from idp.config.settings import DEVICE_CODE, TOKEN_EXCHANGE
-from idp.oidc import introspection, revocation, verified_claims
-from idp.oidc.acr import REACHABLE
+from idp.oidc import acr, introspection, revocation, verified_claims
 from idp.oidc.claims import CLAIMS_SUPPORTED
-
-ACR_VALUES = list(REACHABLE)  # what a sign-in here can reach (docs/assurance.md)
 
 
 def metadata(settings: Settings) -> dict[str, Any]:
@@ -54,7 +51,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "introspection_endpoint_auth_methods_supported": list(introspection.AUTH_METHODS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
-        "acr_values_supported": ACR_VALUES,
+        # What a sign-in here can reach (docs/assurance.md): L3 while face verification is on.
+        "acr_values_supported": acr.supported(face=settings.face.backend != "none"),
         "display_values_supported": ["page", "popup", "touch", "wap"],
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN"],

@@ -171,6 +171,31 @@ class RecoveryCode(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+class Passkey(Base):
+    """A WebAuthn credential (passkey) registered as a second factor (``amr`` ``hwk``,
+    :mod:`idp.accounts.passkeys`). Only the public key is held: the private key never leaves the
+    authenticator. ``credential_id`` is the base64url credential id (unique across accounts);
+    ``user_handle`` is the opaque random WebAuthn user id of the account (the same for all its
+    passkeys; never the ID number or ``sub``); ``sign_count`` is the authenticator's signature
+    counter as last seen (a regression is refused as a possible clone)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True, autoincrement=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    user_handle: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE_Key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    transports: Mapped[list[str]] = mapped_column(JSON)
+    aaguid: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 class Token(Base):
     """One issuance: a JWT access token (by ``jti``) and optionally a refresh token (by digest).
 

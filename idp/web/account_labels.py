@@ -35,6 +35,7 @@ AMR_LABELS = {
     "mca": N_("Scanned with the app"),
     "otp": N_("One-time code"),
     "sms": N_("SMS code"),
+    "hwk": N_("Passkey"),
     "face": N_("Face recognition"),
 }
 

@@ -81,6 +81,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     from idp.web.views import logout
 
     app.register_blueprint(logout.bp)
+    from idp.web.views import passkeys
+
+    app.register_blueprint(passkeys.bp)
+    app.register_blueprint(passkeys.api)  # JSON, CSRF token in the X-CSRFToken header
+    from idp.web.views import face
+
+    app.register_blueprint(face.bp)
+    if settings.face.backend == "local":  # the development stand-in's capture page
+        from idp.web.views import face_dev
+
+        app.register_blueprint(face_dev.bp)
     security.install(app, production=settings.production)
     errors.install(app)
     return app

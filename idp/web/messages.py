@@ -21,6 +21,9 @@ def error_message(exc: IdpError) -> str:
         if code == "rate_limited.sms_window":
             return _("Too many codes were sent to this phone. Try again in %(m)d minutes.",
                      m=minutes)
+        if code == "rate_limited.face":
+            return _("Too many face verifications were started for this account. Try again in "
+                     "%(m)d minutes.", m=minutes)
         if code == "rate_limited.ip":
             return _("Too many failed sign-ins from this network. Try again in %(m)d minutes.",
                      m=minutes)
@@ -59,6 +62,12 @@ def error_message(exc: IdpError) -> str:
         "sms.expired": _("The code has expired or was already used. Send a new code."),
         "sms.unavailable": _("The text message could not be sent right now. Please try again "
                              "in a few minutes."),
+        "face.failed": _("The face did not match the photo on record for your ID number. Try "
+                         "again in good light, looking straight at the camera."),
+        "face.unknown": _("This face verification has expired, was already used, or was not "
+                          "started in this browser. Start it again."),
+        "face.unavailable": _("The face verification service is unavailable right now. Please "
+                              "try again in a few minutes."),
         "mfa.not_enrolled": _("No second factor is set up for this account."),
         "mfa.not_pending": _("There is no set-up waiting for confirmation. Start again."),
         "mfa.already_enrolled": _("An authenticator app is already set up for this account."),

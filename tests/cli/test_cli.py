@@ -153,7 +153,7 @@ def test_serve_refuses_unsafe_production_settings(tmp_path):
                             text=True, timeout=60, cwd=tmp_path)
     assert_one_line_error(result, "https")
     env.update({"IDP_ISSUER": "https://id.example.gov.cn", "IDP_SECRET_KEY": "s" * 48,
-                "IDP_SMS_BACKEND": "none"})
+                "IDP_SMS_BACKEND": "none", "IDP_FACE_BACKEND": "none"})
     result = subprocess.run([IDP, "serve", "--port", "1"], env=env, capture_output=True,
                             text=True, timeout=60, cwd=tmp_path)
     assert_one_line_error(result, "idp init")

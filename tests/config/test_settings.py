@@ -78,11 +78,13 @@ def test_production_refuses_http_issuer_and_default_secret():
         load_settings({"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn"})
     assert "secret_key" in exc.value.message
     ok = load_settings({"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn",
-                        "IDP_SECRET_KEY": "k" * 48, "IDP_SMS_BACKEND": "none"})
+                        "IDP_SECRET_KEY": "k" * 48, "IDP_SMS_BACKEND": "none",
+                        "IDP_FACE_BACKEND": "none"})
     assert ok.production
     # Loopback http is allowed for local production-mode trials.
     assert load_settings({"IDP_MODE": "production", "IDP_ISSUER": "http://127.0.0.1:5000",
-                          "IDP_SECRET_KEY": "k" * 48, "IDP_SMS_BACKEND": "none"}).production
+                          "IDP_SECRET_KEY": "k" * 48, "IDP_SMS_BACKEND": "none",
+                          "IDP_FACE_BACKEND": "none"}).production
 
 
 def test_dataclass_defaults_match_the_defaults_file():
@@ -123,7 +125,7 @@ def test_session_limits_can_be_turned_off():
 
 
 PRODUCTION = {"IDP_MODE": "production", "IDP_ISSUER": "https://id.example.gov.cn",
-              "IDP_SECRET_KEY": "k" * 48}
+              "IDP_SECRET_KEY": "k" * 48, "IDP_FACE_BACKEND": "none"}
 
 
 @pytest.mark.parametrize(("env", "fragment"), [

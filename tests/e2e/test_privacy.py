@@ -13,6 +13,8 @@ import redis
 from sqlalchemy import create_engine, text
 
 from idp.store.models import Base
+from tests.e2e.device_parties import Terminal
+from tests.e2e.oidc_client import RelyingParty
 from tests.e2e.useragent import UserAgent
 from tests.factories import id_number
 
@@ -64,7 +66,25 @@ def test_id_numbers_never_in_logs_or_at_rest(idp_server):
                                    "name": "路人甲", "phone": "13911112222",
                                    "password": "Sturdy-Pass-42",
                                    "password_confirm": "Sturdy-Pass-42"})
+    # Released on purpose — to a client staff allowed, with the citizen's consent — it is in
+    # the answer the client gets, and still nowhere in the server's logs or stores.
+    other = idp_server.demo["citizens"][1]
+    portal = RelyingParty.register(idp_server, "privacy-id-card", skip_consent=False)
+    idp_server.cli("clients", "allow-id-card", portal.client_id)
+    login = portal.login(UserAgent(idp_server.url),
+                         {"username": other["phone"], "password": other["password"]},
+                         "openid id_card")
+    released = portal.claims(login.tokens["access_token"], login.sub)
+    assert released["id_number"] == other["id_number"]
+    # A counter terminal sends the number it read from the card (the in-person check, L4).
+    terminal = Terminal.register(idp_server)
+    idp_server.cli("clients", "allow-in-person", terminal.client_id)
+    assert terminal.start(id_card_number=other["id_number"],
+                          clerk_id="clerk-7").status_code == 200
+    # Staff tools print masked numbers only.
+    status = idp_server.cli("identity", "status").stdout
     needles = [n["id_number"] for n in idp_server.demo["citizens"]] + [stranger]
+    assert not any(n in status for n in needles)
     log = idp_server.log
     assert "POST /login" in log  # the log is really captured
     for number in needles:

@@ -211,7 +211,7 @@ def test_malformed_claims_is_invalid_request(services, client, citizen, portal, 
 
 def test_discovery_lists_the_reachable_levels(client):
     metadata = client.get("/.well-known/openid-configuration").get_json()
-    assert metadata["acr_values_supported"] == ["L1", "L2"]
+    assert metadata["acr_values_supported"] == ["L1", "L2", "L3", "L4"]  # face "local"; L4: counter
 
 
 def test_the_verify_page_needs_a_signed_in_citizen(client):

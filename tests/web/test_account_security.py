@@ -19,6 +19,13 @@ RECOVERY = re.compile(r"<code>([a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4})<
 
 
 @pytest.fixture
+def settings(make_settings, db_url):
+    """SMS codes off: an account with no factor yet adds its first one with the password alone
+    (with SMS on it must confirm by SMS first: tests/web/test_enrolment_policy.py)."""
+    return make_settings(IDP_DATABASE_URL=db_url, IDP_SMS_BACKEND="none")
+
+
+@pytest.fixture
 def citizen(services):
     return make_citizen(services)
 

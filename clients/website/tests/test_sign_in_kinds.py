@@ -1,4 +1,4 @@
-"""The portal's three sign-in buttons (plain, assurance level L2, sharing the ID number): the
+"""The portal's four sign-in buttons (plain, assurance levels L2 and L3, sharing the ID number): the
 authorization request each one sends, and how the page shows the outcome — the ID number only
 masked. Over real HTTP on loopback against the scripted IdP."""
 
@@ -57,10 +57,11 @@ def assert_protected(query: dict[str, str]) -> None:
     assert query["response_type"] == "code" and query["client_id"] == ME
 
 
-def test_the_home_page_offers_three_sign_ins(portal):
+def test_the_home_page_offers_four_sign_ins(portal):
     text = requests.get(f"{portal}/", timeout=10).text
     assert "Sign in with Unified Identity" in text
     assert "Sign in at assurance level L2" in text and 'name="kind" value="L2"' in text
+    assert "Sign in at assurance level L3" in text and 'name="kind" value="L3"' in text
     assert "Sign in and share my ID number" in text and 'name="kind" value="id_card"' in text
 
 
@@ -71,12 +72,13 @@ def test_the_plain_sign_in_asks_for_nothing_more(portal):
     assert "acr_values" not in query and "claims" not in query
 
 
-def test_the_l2_sign_in_asks_for_l2_both_ways(portal):
-    _, query = press(portal, "L2")
+@pytest.mark.parametrize("level", ["L2", "L3"])
+def test_the_l2_and_l3_sign_ins_ask_for_their_level_both_ways(portal, level):
+    _, query = press(portal, level)
     assert_protected(query)
-    assert query["acr_values"] == "L2"
+    assert query["acr_values"] == level
     assert json.loads(query["claims"]) == {
-        "id_token": {"acr": {"essential": True, "values": ["L2"]}}}
+        "id_token": {"acr": {"essential": True, "values": [level]}}}
     assert query["scope"] == SCOPE
 
 

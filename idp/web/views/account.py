@@ -31,6 +31,7 @@ from idp.web.account_labels import (
     local_time,
     masked_network,
 )
+from idp.web.factors import enrolment_needs_step_up
 from idp.web.messages import error_message
 from idp.web.principal import services
 from idp.web.session_end import back_to_sign_in
@@ -237,8 +238,15 @@ def _security_page(error: str | None = None, status: int = 200) -> Any:
     state = mfa.status(account.id)
     enrolment = mfa.pending(account.id, label=account.id_number_masked) if state.pending else None
     context: dict[str, Any] = {"state": state, "error": error, "nav": "security",
+                               "confirm_first": enrolment_needs_step_up(
+                                   services(), account.id, current_user.principal.session.acr),
                                "since": local_time(state.confirmed_at)
-                               if state.confirmed_at else None}
+                               if state.confirmed_at else None,
+                               "passkeys": [{"id": p.id, "name": p.name,
+                                             "created": local_time(p.created_at),
+                                             "last_used": local_time(p.last_used_at)
+                                             if p.last_used_at else None}
+                                            for p in services().passkeys.list(account.id)]}
     if enrolment is not None:
         context["qr"] = _qr_data_uri(enrolment.uri)
         context["secret"] = " ".join(enrolment.secret[i:i + 4]
@@ -257,6 +265,8 @@ def security() -> Any:
 @bp.post("/account/security/totp/enrol")
 @signed_in
 def totp_enrol() -> Any:
+    if enrolment_needs_step_up(services(), _account_id(), current_user.principal.session.acr):
+        return redirect(url_for("auth.verify", next=url_for("account.security")))
     try:
         services().mfa.enrol(_account_id(), label=current_user.account.id_number_masked,
                              ip=request.remote_addr)

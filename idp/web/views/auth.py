@@ -99,19 +99,22 @@ def login() -> Any:
 
 @bp.route("/login/verify", methods=["GET", "POST"])
 def verify() -> Any:
-    """The second factor (step-up to L2, docs/assurance.md): a code from the authenticator app,
-    a recovery code, or a code sent by SMS to the account's phone (``action=send_sms``, then
-    ``sms_code``), in the signed-in session — the password is not asked again."""
+    """The second factor (step-up to L2, docs/assurance.md): a passkey (static/passkeys.js,
+    views/passkeys.py), a code from the authenticator app, a recovery code, or a code sent by
+    SMS to the account's phone (``action=send_sms``, then ``sms_code``), in the signed-in
+    session — the password is not asked again."""
     next_url = _safe_next(request.values.get("next"))
     if not current_user.is_authenticated:
         return redirect(url_for("auth.login", next=next_url, client=request.values.get("client")))
     svc = services()
     account = current_user.account
     totp = svc.mfa.has_totp(account.id)
-    if not totp and not svc.sms.enabled:  # /authorize explains how to set one up
+    passkey = svc.passkeys.has_any(account.id)  # its own JSON endpoints: views/passkeys.py
+    if not totp and not passkey and not svc.sms.enabled:  # /authorize explains how to set one up
         return redirect(next_url)
     context = {"next_url": next_url, "client_name": _client_name(request.values.get("client")),
                "client_id": request.values.get("client") or "", "error": None, "totp": totp,
+               "passkey": passkey,
                "sms": svc.sms.enabled, "phone_masked": mask_phone(account.phone),
                "sms_sent": svc.sms.enabled and svc.sms.pending(account.id)}
     if request.method == "GET":

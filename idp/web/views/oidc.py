@@ -28,6 +28,7 @@ from flask_login import current_user
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError as CsrfInvalid
 
+from idp.oidc import acr
 from idp.oidc import authorize as pipeline
 from idp.oidc.introspection import IntrospectionEndpoint
 from idp.oidc.revocation import RevocationEndpoint
@@ -136,7 +137,8 @@ def authorize() -> Any:
             reauth_done=reauth_done, consent_lookup=svc.consents.granted,
             key_set=svc.tokens.verification_keys, issuer=svc.settings.issuer,
             params={k: v for k, v in request.values.items()}, sub_for=svc.subjects.sub_for,
-            factors_for=lambda account_id: available_factors(svc, account_id))
+            factors_for=lambda account_id: available_factors(svc, account_id),
+            reachable=acr.reachable(face=svc.face.enabled))
         outcome = pipeline.run(ctx)
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is not None and outcome.action in ("consent", "issue"):
