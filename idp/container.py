@@ -32,6 +32,7 @@ from idp.config import Settings
 from idp.identity import IdNumberProtector, load_identity_keys
 from idp.identity.keyring import load_pairwise_key
 from idp.keys import KeyService
+from idp.oidc.acr import AcrNames
 from idp.oidc.device_flow import DeviceFlow
 from idp.oidc.user_code_throttle import UserCodeThrottle
 from idp.sessions import SessionEnding, SessionService
@@ -138,7 +139,8 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                                         settings.device.device_code_ttl), clock=clock)
     tokens = TokenService(sessions, keys, audit, issuer=settings.issuer,
                           access_alg=settings.keys.access_token_alg, policies=policies,
-                          subjects=subjects, clock=clock)
+                          subjects=subjects, acr_name=AcrNames.of(settings.assurance).external,
+                          clock=clock)
     backchannel = BackchannelLogout(
         LogoutQueue(sessions, clock=clock),
         LogoutTokenSigner(keys, issuer=settings.issuer, ttl=settings.logout.token_ttl,

@@ -138,6 +138,7 @@ def validate(settings: Settings) -> None:
     _validate_logout(settings)
     _validate_sms(settings)
     _validate_face(settings)
+    _validate_assurance(settings)
     _validate_channels(settings)
     if not settings.production:
         return
@@ -193,6 +194,17 @@ def _validate_logout(settings: Settings) -> None:
         raise ConfigError("logout.give_up_after must be positive")
     if not 0.1 <= lo.poll_interval <= 60:
         raise ConfigError("logout.poll_interval must be between 0.1 and 60 seconds")
+
+
+def _validate_assurance(settings: Settings) -> None:
+    names = [settings.assurance.l1, settings.assurance.l2, settings.assurance.l3,
+             settings.assurance.l4]
+    for level, name in zip(("l1", "l2", "l3", "l4"), names, strict=True):
+        if not 0 < len(name) <= 128 or not name.isprintable() or any(c.isspace() for c in name):
+            raise ConfigError(f"assurance.{level} must be 1 to 128 printable characters "
+                              f"without spaces (acr_values are space-separated)")
+    if len(set(names)) != 4:
+        raise ConfigError("assurance.l1 to assurance.l4 must be four different names")
 
 
 def _validate_sms(settings: Settings) -> None:

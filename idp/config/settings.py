@@ -136,6 +136,18 @@ class FaceSettings:
     window: int = 3600
 
 
+@dataclass(frozen=True)
+class AssuranceSettings:
+    """The ``acr`` values (names) of the four assurance levels (docs/assurance.md); see
+    ``[assurance]``. Levels are referred to as L1–L4 everywhere in the configuration
+    (``min_acr``); these are the names relying parties see and send."""
+
+    l1: str = "L1"
+    l2: str = "L2"
+    l3: str = "L3"
+    l4: str = "L4"
+
+
 AUTH_CODE = "authorization_code"
 REFRESH = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -210,6 +222,7 @@ class Settings:
     logout: LogoutSettings = field(default_factory=LogoutSettings)
     sms: SmsSettings = field(default_factory=SmsSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
+    assurance: AssuranceSettings = field(default_factory=AssuranceSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from idp.config.settings import ACR_LEVELS
+from idp.config.settings import ACR_LEVELS, AssuranceSettings
 from idp.oidc.claims_request import MalformedClaimsRequest, parse_claims_request
 
 REACHABLE = ("L1", "L2")  # levels a browser sign-in here can reach (see reachable())
@@ -31,10 +31,35 @@ REACHABLE = ("L1", "L2")  # levels a browser sign-in here can reach (see reachab
 STEP_UP = {"L2": ("otp", "sms", "hwk"), "L3": ("face",)}
 
 
+@dataclass(frozen=True)
+class AcrNames:
+    """The configured ``acr`` names of the levels (``[assurance]``): relying parties see and
+    send these; inside, levels are always L1–L4. Translated at the edges only — tokens and
+    discovery going out (:meth:`external`), ``acr_values`` and ``claims`` coming in
+    (:meth:`internal`)."""
+
+    names: tuple[str, str, str, str] = ("L1", "L2", "L3", "L4")
+
+    @classmethod
+    def of(cls, assurance: AssuranceSettings) -> AcrNames:
+        return cls((assurance.l1, assurance.l2, assurance.l3, assurance.l4))
+
+    def external(self, level: str | None) -> str | None:
+        return self.names[rank(level)] if level in ACR_LEVELS else level
+
+    def internal(self, value: str) -> str:
+        """The level a relying party's value names; an unknown value stays as it is (and so
+        names no level that can be reached)."""
+        return ACR_LEVELS[self.names.index(value)] if value in self.names else f"?{value}"
+
+
+DEFAULT_NAMES = AcrNames()
+
+
 WHY_UNREACHABLE = {
-    "L3": "assurance level L3 needs face verification, which this identity service does not "
+    "L3": "assurance level {level} needs face verification, which this identity service does not "
           "offer",
-    "L4": "assurance level L4 is reached only in person, at a counter (the device "
+    "L4": "assurance level {level} is reached only in person, at a counter (the device "
           "authorization grant with the clerk's check of the physical ID card)",
 }
 
@@ -45,14 +70,16 @@ def reachable(*, face: bool) -> tuple[str, ...]:
     return (*REACHABLE, "L3") if face else REACHABLE
 
 
-def supported(*, face: bool) -> list[str]:
+def supported(*, face: bool, names: AcrNames = DEFAULT_NAMES) -> list[str]:
     """``acr_values_supported``: the browser levels and L4 (counter, device grant)."""
-    return [*reachable(face=face), "L4"]
+    return [str(names.external(level)) for level in (*reachable(face=face), "L4")]
 
 
 def steps(achieved: str | None, wanted: str) -> list[str]:
     """The levels above ``achieved`` up to ``wanted``, each one step-up (L1 → L3: L2, L3)."""
     return [lvl for lvl in ACR_LEVELS if rank(achieved) < rank(lvl) <= rank(wanted)]
+
+
 
 
 class MalformedClaims(ValueError):
@@ -96,26 +123,28 @@ def _acr_claim(raw: str | None) -> dict[str, Any] | None:
 
 
 def needed(params: dict[str, str], channel_min: str,
-           levels: tuple[str, ...] = REACHABLE) -> AcrNeed:
-    """The level the request needs, given the ``levels`` this kind of sign-in can reach;
-    :class:`MalformedClaims` for a bad ``claims`` value."""
+           levels: tuple[str, ...] = REACHABLE, names: AcrNames = DEFAULT_NAMES) -> AcrNeed:
+    """The level the request needs, given the ``levels`` this kind of sign-in can reach and
+    the configured ``names`` the request's values are in; :class:`MalformedClaims` for a bad
+    ``claims`` value."""
     required = channel_min
-    voluntary: list[str] = (params.get("acr_values") or "").split()
+    voluntary = [names.internal(v) for v in (params.get("acr_values") or "").split()]
     unreachable = None
     acr = _acr_claim(params.get("claims"))
     if acr is not None:
-        values = [acr["value"]] if "value" in acr else list(acr.get("values", []))
+        asked = [acr["value"]] if "value" in acr else list(acr.get("values", []))
+        values = [names.internal(v) for v in asked]
         if acr.get("essential") and values:
             level = _lowest_reachable(values, levels)
             if level is None:
-                unreachable = f"none of the essential acr values {values} can be reached here"
+                unreachable = f"none of the essential acr values {asked} can be reached here"
             elif rank(level) > rank(required):
                 required = level
         else:
             voluntary += values
     if unreachable is None and required not in levels:
-        unreachable = WHY_UNREACHABLE.get(required, f"assurance level {required} cannot be "
-                                                    f"reached here")
+        why = WHY_UNREACHABLE.get(required, "assurance level {level} cannot be reached here")
+        unreachable = why.format(level=names.external(required))
     wanted = required
     preferred = _lowest_reachable(voluntary, levels)
     if preferred is not None and rank(preferred) > rank(wanted):

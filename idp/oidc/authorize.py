@@ -50,6 +50,8 @@ class AuthorizationContext:
     factors_for: Callable[[str], set[str]] = lambda account_id: set()
     # The levels a browser sign-in can reach in this deployment (idp.oidc.acr.reachable).
     reachable: tuple[str, ...] = acr.REACHABLE
+    # The configured acr names ([assurance]) the request's values are in.
+    acr_names: acr.AcrNames = acr.DEFAULT_NAMES
     # The citizen's ``sub`` as a client sees it (idp.accounts.subjects: public or pairwise),
     # to compare with an id_token_hint's.
     sub_for: Callable[[str, Any], str] = lambda account_id, client: account_id
@@ -204,7 +206,7 @@ def check_acr(ctx: AuthorizationContext) -> Outcome | None:
     channel = ctx.client.record.channel
     try:
         need = acr.needed(ctx.params, ctx.client.policies.policy(channel).min_acr,
-                          ctx.reachable)
+                          ctx.reachable, ctx.acr_names)
     except acr.MalformedClaims as error:
         raise ctx.error(InvalidRequestError, str(error)) from None
     achieved = ctx.principal.session.acr
@@ -221,12 +223,14 @@ def check_acr(ctx: AuthorizationContext) -> Outcome | None:
         return None
     if not missing:  # prompt=none: the citizen could, but only interactively
         raise ctx.error(InteractionRequiredError,
-                        f"assurance level {need.required} needs the citizen to present "
-                        f"another factor")
+                        f"assurance level {ctx.acr_names.external(need.required)} needs the "
+                        f"citizen to present another factor")
     if "none" in ctx.prompts:
         raise ctx.error(UnmetAuthenticationRequirementsError,
-                        f"this request requires assurance level {need.required}; the sign-in "
-                        f"reached {achieved or 'none'} and the citizen has no second factor")
+                        f"this request requires assurance level "
+                        f"{ctx.acr_names.external(need.required)}; the sign-in reached "
+                        f"{ctx.acr_names.external(achieved) or 'none'} and the citizen has no "
+                        f"second factor")
     return Outcome("factor_missing", reason=missing[0])
 
 

@@ -52,7 +52,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": CLAIMS_SUPPORTED,
         # What a sign-in here can reach (docs/assurance.md): L3 while face verification is on.
-        "acr_values_supported": acr.supported(face=settings.face.backend != "none"),
+        "acr_values_supported": acr.supported(face=settings.face.backend != "none",
+                                              names=acr.AcrNames.of(settings.assurance)),
         "display_values_supported": ["page", "popup", "touch", "wap"],
         "ui_locales_supported": ["zh-CN", "en"],
         "claims_locales_supported": ["zh-CN"],

@@ -19,6 +19,7 @@ from authlib.oidc.core import OpenIDCode as _OpenIDCode
 from authlib.oidc.core import OpenIDToken as _OpenIDToken
 
 from idp.clock import as_aware
+from idp.oidc.acr import AcrNames
 from idp.oidc.claims_request import from_code
 from idp.oidc.id_card import release_claims
 from idp.oidc.id_tokens import IdTokenSigner
@@ -231,6 +232,9 @@ class OpenIDToken(_OpenIDToken):  # type: ignore[misc]
         claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
         claims["sid"] = authorization_code.sid
         claims["auth_time"] = authorization_code.auth_time
+        if claims.get("acr"):  # the configured name of the level ([assurance])
+            claims["acr"] = AcrNames.of(self._server.services.settings.assurance).external(
+                claims["acr"])
         claims.update(self._id_card_claims(authorization_code))
         return claims
 
@@ -246,7 +250,8 @@ class OpenIDToken(_OpenIDToken):  # type: ignore[misc]
         if account is None or record is None:
             return {}
         return release_claims(services, account, client_id=code.client_id, scope=code.scope,
-                              acr=code.acr, requested=requested, endpoint="id_token",
+                              acr=AcrNames.of(services.settings.assurance).external(code.acr),
+                              requested=requested, endpoint="id_token",
                               channel=record.channel)
 
     def get_compatible_claims(self, request: Any) -> dict[str, Any]:

@@ -47,6 +47,7 @@ from authlib.oauth2.rfc6749.grants import BaseGrant, TokenEndpointMixin
 from idp.clients import ClientRecord
 from idp.config.settings import TOKEN_EXCHANGE
 from idp.container import Services
+from idp.oidc.acr import AcrNames
 from idp.oidc.authorize import NON_CONSENT_SCOPES
 from idp.oidc.errors import InvalidTargetError
 from idp.oidc.id_tokens import IdTokenSigner
@@ -340,7 +341,7 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]
                                   "sid": session.sid, "auth_time": session.auth_time,
                                   "amr": list(session.amr)}
         if session.acr:
-            claims["acr"] = session.acr
+            claims["acr"] = AcrNames.of(ex.services.settings.assurance).external(session.acr)
         if ex.act:
             claims["act"] = dict(ex.act)
         return IdTokenSigner(ex.services).encode(ex.client, claims, access_token=access_token)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,9 +103,11 @@ class TokenService:
         access_alg: str,
         policies: ChannelPolicies,
         subjects: SubjectService,
+        acr_name: Callable[[str], str | None] = lambda level: level,
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
+        self._acr_name = acr_name  # internal level → the configured name ([assurance])
         self._subjects = subjects
         self._keys = keys
         self._audit = audit
@@ -144,7 +147,7 @@ class TokenService:
         if ctx.auth_time is not None:
             claims["auth_time"] = ctx.auth_time
         if ctx.acr:
-            claims["acr"] = ctx.acr
+            claims["acr"] = self._acr_name(ctx.acr)
         if ctx.act:
             claims["act"] = dict(ctx.act)
         if ctx.userinfo_claims:

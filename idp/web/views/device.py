@@ -58,6 +58,10 @@ FAILURE_TYPES: tuple[type[IdpError], ...] = tuple(FAILURES)
 DECISIONS = ("allow", "deny")
 
 
+def _acr_names() -> acr.AcrNames:
+    return acr.AcrNames.of(services().settings.assurance)
+
+
 def _status(exc: IdpError) -> int:
     return next(status for cls, status in FAILURES.items() if isinstance(exc, cls))
 
@@ -170,7 +174,7 @@ def _api_failure(exc: IdpError) -> Response:
     resp.headers.update(_retry_headers(exc))
     if isinstance(exc, InsufficientAssurance):  # RFC 9470 §3: what the app must achieve
         resp.headers["WWW-Authenticate"] = (f'Bearer error="{exc.code}", '
-                                            f'acr_values="{exc.required}"')
+                                            f'acr_values="{_acr_names().external(exc.required)}"')
     return resp
 
 
@@ -189,7 +193,8 @@ def api_lookup() -> Response:
         return _api_failure(exc)
     return jsonify(client_name=client.name, scopes=record.scope.split(),
                    expires_in=services().device.expires_in(record),
-                   required_acr=record.required_acr, in_person=record.in_person)
+                   required_acr=_acr_names().external(record.required_acr),
+                   in_person=record.in_person)
 
 
 @api.post("/api/device/approve")

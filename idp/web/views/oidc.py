@@ -138,7 +138,8 @@ def authorize() -> Any:
             key_set=svc.tokens.verification_keys, issuer=svc.settings.issuer,
             params={k: v for k, v in request.values.items()}, sub_for=svc.subjects.sub_for,
             factors_for=lambda account_id: available_factors(svc, account_id),
-            reachable=acr.reachable(face=svc.face.enabled))
+            reachable=acr.reachable(face=svc.face.enabled),
+            acr_names=acr.AcrNames.of(svc.settings.assurance))
         outcome = pipeline.run(ctx)
         decision = request.form.get("decision") if request.method == "POST" else None
         if decision is not None and outcome.action in ("consent", "issue"):
