@@ -224,3 +224,26 @@ def test_a_counter_channel_at_l4_needs_the_check(make_settings, db_url, clock):
         assert ok.status_code == 200  # a card of nobody registered: nobody can approve it
     finally:
         svc.close()
+
+
+def test_a_pairwise_counter_gets_its_own_sector_sub(counter):
+    """A counter client with pairwise subjects: the device grant's ID and access tokens carry
+    its sector's sub, not the account id nor a website sector's."""
+    svc, app, _ = counter
+    terminal = make_client(svc, channel="counter", subject_type="pairwise",
+                           redirect_uri="https://counter.example.gov.cn/callback")
+    website = make_client(svc, subject_type="pairwise", skip_consent=True,
+                          redirect_uri="https://tax.example.gov.cn/callback")
+    citizen = make_citizen(svc)
+    flow = start(app.test_client(), terminal).get_json()
+    browser = app.test_client()
+    sign_in(browser, citizen)
+    assert approve_in_browser(browser, flow["user_code"]).status_code == 200
+    tokens = poll(app.test_client(), terminal, flow["device_code"]).get_json()
+    id_sub = jwt_parts(tokens["id_token"])[1]["sub"]
+    access_sub = jwt_parts(tokens["access_token"])[1]["sub"]
+    terminal_record = svc.clients.get(terminal.client_id)
+    website_record = svc.clients.get(website.client_id)
+    assert id_sub == access_sub == svc.subjects.sub_for(citizen.sub, terminal_record)
+    assert id_sub != citizen.sub
+    assert id_sub != svc.subjects.sub_for(citizen.sub, website_record)

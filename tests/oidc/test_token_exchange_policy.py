@@ -134,3 +134,23 @@ def test_suspended_source_client(client, services, world):
                   .values(status="suspended"))
     services.clients.invalidate()
     _refused(_exchange(client, world, subject), "invalid_request", "not active")
+
+
+def test_a_pairwise_mini_program_gets_its_sectors_sub(client, services, world):
+    """Exchanged tokens carry the target client's view of the citizen: a pairwise mini-program
+    gets its sector's sub — not the app's (public) one, not another sector's."""
+    world["mini"] = make_client(services, channel="miniprogram", skip_consent=True,
+                                subject_type="pairwise",
+                                redirect_uri="https://mp.health.example.gov.cn/cb")
+    other = make_client(services, subject_type="pairwise", skip_consent=True,
+                        redirect_uri="https://tax.example.gov.cn/cb")
+    subject, _ = _app_token(services, world)
+    resp = _exchange(client, world, subject, scope="openid")
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    keys = services.tokens.verification_keys()
+    access = jwt.decode(resp.get_json()["access_token"], keys).claims
+    id_token = jwt.decode(resp.get_json()["id_token"], keys).claims
+    citizen = world["citizen"].sub
+    expected = services.subjects.sub_for(citizen, services.clients.get(world["mini"].client_id))
+    assert access["sub"] == id_token["sub"] == expected != citizen
+    assert expected != services.subjects.sub_for(citizen, services.clients.get(other.client_id))
