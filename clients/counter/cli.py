@@ -1,10 +1,13 @@
 """``python -m clients.counter [--config FILE.json] [--issuer URL] [--client-id ID]
 [--client-secret S] [--state FILE] [--json] COMMAND``.
 
-``signin [--login-hint ID_OR_PHONE] [--scope …]`` starts a device authorization, shows the QR
-code and the user code on stderr, polls until the citizen decides in the app, checks the ID
-token (python-jose, JWKS) and reads UserInfo, keeps the citizen in the state file
-(:mod:`.session`), then prints the citizen's name and ``sid`` (``--json``: the claims) on stdout.
+``signin [--login-hint ID_OR_PHONE] [--id-card-number NUMBER --clerk-id ID] [--scope …]``
+starts a device authorization, shows the QR code and the user code on stderr, polls until the
+citizen decides in the app, checks the ID token (python-jose, JWKS) and reads UserInfo, keeps
+the citizen in the state file (:mod:`.session`), then prints the citizen's name, ``sid``,
+``acr`` and ``amr`` (``--json``: the claims) on stdout. ``--id-card-number`` with ``--clerk-id``
+(both or neither) attests the clerk's in-person check of the physical ID card: assurance level
+L4 (docs/channels/counter.md §6); the number is only ever shown masked.
 ``status`` says who is signed in at the terminal, or that the IdP ended their session;
 ``listen [--host H] [--port P]`` receives the IdP's back-channel logout and forgets the citizen.
 Exit status 0 on success; 1 when the citizen declined or the code expired; 2 with one line on
@@ -23,11 +26,12 @@ from clients.common.errors import ClientError
 from clients.common.http import Transport, requests_transport
 from clients.common.listener import listen, state_file_listener
 from clients.common.provider import Provider
+from clients.common.settings import ConfigError
 from clients.website.tokens import validate_id_token
 
 from .config import CounterConfig, load_config
-from .device import poll, request_authorization
-from .display import instructions, progress
+from .device import InPersonCheck, poll, request_authorization, valid_card_number
+from .display import in_person_line, instructions, progress, signed_in_line
 from .session import VERSION, remember, state_path, status
 
 
@@ -75,6 +79,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID_OR_PHONE",
         help="the citizen at the window: only they may approve",
     )
+    signin.add_argument(
+        "--id-card-number",
+        metavar="NUMBER",
+        help="in-person check (L4): the number read from the ID card the clerk just checked "
+        "(with --clerk-id; only clients allowed with `idp clients allow-in-person`)",
+    )
+    signin.add_argument(
+        "--clerk-id",
+        metavar="ID",
+        help="in-person check (L4): the clerk who checked the ID card (with --id-card-number)",
+    )
     signin.add_argument("--scope", help="scopes to ask for (default: the config's, openid profile)")
     sub.add_parser("status", parents=[common], help="who is signed in at the terminal (no network)")
     add_listen_command(sub, common, 5004)
@@ -114,10 +129,14 @@ class Terminal:
             flush=True,
         )
 
-    def signin(self, *, scope: str, login_hint: str | None) -> int:
+    def signin(
+        self, *, scope: str, login_hint: str | None, in_person: InPersonCheck | None = None
+    ) -> int:
         authorization = request_authorization(
-            self.provider, self.config, scope=scope, login_hint=login_hint
+            self.provider, self.config, scope=scope, login_hint=login_hint, in_person=in_person
         )
+        if in_person is not None:
+            print(in_person_line(in_person), file=self.err)
         print(instructions(authorization), file=self.err, flush=True)
         token = poll(
             self.provider, self.config, authorization, on_event=self.show_progress, **self.timing
@@ -148,13 +167,15 @@ class Terminal:
                     "sub": claims["sub"],
                     "sid": sid,
                     "name": name,
+                    "acr": claims.get("acr"),
+                    "amr": claims.get("amr"),
                     "id_token": claims,
                     "userinfo": userinfo,
                 },
                 self.out,
             )
         else:
-            print(f"{name or claims['sub']}  sid {sid}", file=self.out)
+            print(signed_in_line(name or claims["sub"], claims), file=self.out)
         return EXIT_OK
 
     def status(self) -> int:
@@ -185,6 +206,7 @@ def dispatch(
     transport: Transport | None,
     **timing: Any,
 ) -> int:
+    in_person = in_person_check(args) if args.command == "signin" else None
     overrides = {
         "issuer": getattr(args, "issuer", None),
         "client_id": getattr(args, "client_id", None),
@@ -204,7 +226,29 @@ def dispatch(
         return terminal.status()
     if args.command == "listen":
         return terminal.listen(args.host, args.port)
-    return terminal.signin(scope=args.scope or config.scope, login_hint=args.login_hint)
+    return terminal.signin(
+        scope=args.scope or config.scope, login_hint=args.login_hint, in_person=in_person
+    )
+
+
+def in_person_check(args: argparse.Namespace) -> InPersonCheck | None:
+    """The clerk's ID-card check from ``--id-card-number`` and ``--clerk-id``: both or neither
+    (checked before anything is sent)."""
+    number = (args.id_card_number or "").strip().upper()
+    clerk = (args.clerk_id or "").strip()
+    if not number and not clerk:
+        return None
+    if not number or not clerk:
+        raise ConfigError(
+            "--id-card-number and --clerk-id go together: give both (the clerk checked the "
+            "citizen's ID card) or neither"
+        )
+    if not valid_card_number(number):  # the number itself is never echoed
+        raise ConfigError(
+            "--id-card-number is not a valid resident ID card number (18 characters, check "
+            "digit): read the card again"
+        )
+    return InPersonCheck(id_card_number=number, clerk_id=clerk)
 
 
 def main(

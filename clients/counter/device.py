@@ -2,7 +2,10 @@
 
 1. ``request_authorization`` — §3.1/§3.2: ``POST device_authorization_endpoint`` with
    ``client_secret_basic``, ``scope`` and (optionally) ``login_hint``, the ID number or phone of
-   the citizen at the window: only that citizen may then approve.
+   the citizen at the window: only that citizen may then approve. With ``id_card_number`` and
+   ``clerk_id`` (docs/channels/counter.md §2, §6) the terminal attests that the clerk checked
+   that citizen's physical ID card: the tokens then say ``acr`` L4 (clients staff allowed with
+   ``idp clients allow-in-person`` only).
 2. The terminal shows ``verification_uri_complete`` as a QR code and the ``user_code`` (§3.3).
 3. ``poll`` — §3.4/§3.5: ``POST token_endpoint`` with
    ``grant_type=urn:ietf:params:oauth:grant-type:device_code`` every ``interval`` seconds (5 if
@@ -46,6 +49,39 @@ class DeviceAuthorization:
     interval: int
 
 
+@dataclass(frozen=True)
+class InPersonCheck:
+    """The clerk's check of the citizen's physical ID card (L4): the number read from the card
+    and who checked it. The number is shown only masked (:func:`mask_card_number`)."""
+
+    id_card_number: str
+    clerk_id: str
+
+    def __repr__(self) -> str:
+        return f"InPersonCheck({mask_card_number(self.id_card_number)!r}, {self.clerk_id!r})"
+
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+
+
+def valid_card_number(value: str) -> bool:
+    """An 18-character resident ID number whose check character (GB 11643, ISO 7064 MOD 11-2)
+    matches: a misread card is caught at the terminal, before anything is sent."""
+    if len(value) != 18 or not value[:17].isascii() or not value[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(value[:17], _WEIGHTS, strict=True))
+    return value[17] == _CHECK[total % 11]
+
+
+def mask_card_number(value: str) -> str:
+    """``110101********1234``: first 6 and last 4 characters; under 15 characters, all stars."""
+    text = value.strip()
+    if len(text) < 15:
+        return "*" * len(text)
+    return f"{text[:6]}{'*' * (len(text) - 10)}{text[-4:]}"
+
+
 class DeviceFlowEnded(Outcome):
     """The citizen declined (``access_denied``) or nobody approved in time (``expired_token``)."""
 
@@ -69,11 +105,19 @@ def _positive_int(value: Any, default: int | None = None) -> int | None:
 
 
 def request_authorization(
-    provider: Provider, config: CounterConfig, *, scope: str, login_hint: str | None = None
+    provider: Provider,
+    config: CounterConfig,
+    *,
+    scope: str,
+    login_hint: str | None = None,
+    in_person: InPersonCheck | None = None,
 ) -> DeviceAuthorization:
     form = {"scope": scope}
     if login_hint:
         form["login_hint"] = login_hint
+    if in_person is not None:
+        form["id_card_number"] = in_person.id_card_number
+        form["clerk_id"] = in_person.clerk_id
     data = provider.post_form(
         "device_authorization_endpoint", form, basic_auth(config.client_id, config.client_secret)
     )

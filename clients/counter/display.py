@@ -7,11 +7,13 @@ character cell, dark on light, so a phone camera reads it off an ordinary termin
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
+from typing import Any
 
 import qrcode
 from qrcode.constants import ERROR_CORRECT_M
 
-from .device import DeviceAuthorization
+from .device import DeviceAuthorization, InPersonCheck, mask_card_number
 
 PROGRESS: dict[str, str] = {
     "waiting": "等待市民在一网通办 App 中确认… / Waiting for the citizen to approve in the app…",
@@ -54,3 +56,23 @@ def instructions(authorization: DeviceAuthorization) -> str:
 
 def progress(what: str, interval: int) -> str:
     return PROGRESS.get(what, what).format(interval=interval)
+
+
+def in_person_line(check: InPersonCheck) -> str:
+    """What the terminal attests, the card number masked (never shown in clear)."""
+    number = mask_card_number(check.id_card_number)
+    return (
+        f"现场核验 / In-person check: 身份证 / ID card {number}, "
+        f"窗口人员 / clerk {check.clerk_id} (L4)"
+    )
+
+
+def signed_in_line(who: str, claims: Mapping[str, Any]) -> str:
+    """``张三  sid …  acr L4  amr pwd, otp, ipv`` — acr and amr as far as the ID token has them."""
+    parts = [f"{who}  sid {claims.get('sid')}"]
+    if claims.get("acr"):
+        parts.append(f"acr {claims['acr']}")
+    amr = claims.get("amr")
+    if isinstance(amr, list) and amr:
+        parts.append("amr " + ", ".join(str(m) for m in amr))
+    return "  ".join(parts)

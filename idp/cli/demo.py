@@ -5,7 +5,9 @@ the credentials are written to ``<data_dir>/demo-clients.json`` (mode 0600) for 
 Each demo client registers the back-channel logout listener its reference client runs under
 ``make run`` (``BACKCHANNEL``); a demo client seeded before it had one gets it added.
 The demo portal (``demo-website``) is allowed the ``id_card`` scope (as staff would with
-``idp clients allow-id-card``), so the walkthrough can show the ID number's consent page."""
+``idp clients allow-id-card``), so the walkthrough can show the ID number's consent page; the
+demo counter terminal (``demo-counter``) is allowed to attest in-person ID-card checks (as with
+``idp clients allow-in-person``), so the walkthrough can show a counter sign-in at L4."""
 
 from __future__ import annotations
 
@@ -31,6 +33,7 @@ DEMO_CITIZENS = (
 )
 PORTAL = "http://localhost:5001"
 ID_CARD_CLIENTS = ("demo-website",)  # demo clients allowed the id_card scope
+IN_PERSON_CLIENTS = ("demo-counter",)  # demo clients allowed in-person ID-card checks (L4)
 # The backchannel_logout_uri of each demo client: where its reference client listens.
 BACKCHANNEL = {
     "website": f"{PORTAL}/backchannel-logout",
@@ -99,6 +102,10 @@ def seed_demo(logout_uris: bool, as_json: bool) -> None:
             if record.client_id in ID_CARD_CLIENTS and not id_card_allowed(record):
                 record = svc.clients.set_id_card_allowed(record.client_id, True,
                                                          actor="seed-demo")
+            if (record.client_id in IN_PERSON_CLIENTS
+                    and record.extra.get("in_person_check") is not True):
+                record = svc.clients.set_in_person_allowed(record.client_id, True,
+                                                           actor="seed-demo")
             clients[record.channel] = {"client_id": record.client_id,
                                        "client_secret": secret,
                                        "redirect_uris": list(record.redirect_uris),

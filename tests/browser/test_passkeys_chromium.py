@@ -26,7 +26,9 @@ from tests.fixtures.server import IdpServer, launch_on_stack
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="module", params=["embedded", "pg-redis"])
+# One stack: the browser ceremony does not depend on it; the passkey store is tested on SQLite
+# and PostgreSQL in tests/accounts/test_passkeys.py (and make test stays within its budget).
+@pytest.fixture(scope="module", params=["embedded"])
 def localhost_idp(request: pytest.FixtureRequest,
                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpServer]:
     server = launch_on_stack(request, tmp_path_factory.mktemp(f"passkeys-{request.param}"),

@@ -1,13 +1,15 @@
 """``idp seed-demo`` registers each demo client's back-channel logout URI — also on a database
 seeded before logout existed — through ``ClientService.set_logout_uris`` (checked as at
-registration, audited, and seen at once through the client cache)."""
+registration, audited, and seen at once through the client cache), and gives the demo portal
+the ``id_card`` scope and the demo counter terminal in-person ID-card checks (L4), as staff
+would with ``idp clients allow-id-card`` / ``allow-in-person``."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, select, update
 
 from idp.cli.demo import BACKCHANNEL
 from idp.clients import NewClient
@@ -21,6 +23,7 @@ EXPECTED = {
     "app": "http://127.0.0.1:5003/backchannel-logout",
     "counter": "http://127.0.0.1:5004/backchannel-logout",
 }
+EXPECTED_IDS = ("demo-website", "demo-app", "demo-miniprogram", "demo-counter")
 
 
 def demo_clients(tmp_path) -> dict:
@@ -44,6 +47,37 @@ def test_demo_clients_get_their_listeners_also_when_seeded_before(run, tmp_path)
     reseeded = demo_clients(tmp_path)
     assert {c: reseeded[c]["backchannel_logout_uri"] for c in reseeded} == EXPECTED
     assert run("seed-demo").returncode == 0, "idempotent"
+
+
+def permissions(db_url: str) -> dict[str, dict]:
+    """Each demo client's staff permissions (``clients.extra``), as the IdP reads them."""
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(select(Client.client_id, Client.extra)).all()
+    finally:
+        engine.dispose()
+    keys = ("id_card_allowed", "in_person_check")
+    return {cid: {k: v for k, v in (extra or {}).items() if k in keys} for cid, extra in rows}
+
+
+def test_demo_portal_gets_id_card_and_demo_counter_in_person_checks(run, tmp_path):  # noqa: F811
+    assert run("seed-demo").returncode == 0
+    assert permissions(run.db_url) == {
+        "demo-website": {"id_card_allowed": True},
+        "demo-app": {},
+        "demo-miniprogram": {},
+        "demo-counter": {"in_person_check": True},  # the walkthrough's counter sign-in at L4
+    }
+    # Staff withdrew them (or the database was seeded before they existed): seeded again.
+    for client_id, command in (("demo-website", "allow-id-card"),
+                               ("demo-counter", "allow-in-person")):
+        assert run("clients", command, client_id, "--revoke").returncode == 0
+    assert permissions(run.db_url) == {c: {} for c in EXPECTED_IDS}
+    result = run("seed-demo", "--json")
+    assert result.returncode == 0, result.stderr
+    assert permissions(run.db_url)["demo-counter"] == {"in_person_check": True}
+    assert permissions(run.db_url)["demo-website"] == {"id_card_allowed": True}
 
 
 def test_set_logout_uris_validates_audits_and_invalidates_the_cache(services):

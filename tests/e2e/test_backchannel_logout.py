@@ -116,8 +116,10 @@ def _wait(condition: Any, what: str, timeout: float = 20) -> None:
 
 
 def test_a_pending_logout_survives_a_restart_and_arrives_exactly_once(
-        restartable: IdpServer, citizen: dict[str, Any]) -> None:
+        restartable: IdpServer) -> None:
     server = restartable
+    person = server.demo["citizens"][0]  # its own server's (not idp_server's: no cross product)
+    citizen = {"username": person["phone"], "password": person["password"]}
     listener = LogoutListener()  # registered, but down
     rp = _portal(server, listener)
     agent = UserAgent(server.url)

@@ -9,7 +9,7 @@ import pytest
 
 from clients.common.tests.fakeidp import ISSUER, SID, SUB, FakeIdp, json_response, oauth_error
 from clients.counter.cli import main
-from clients.counter.device import DeviceAuthorization
+from clients.counter.device import DeviceAuthorization, InPersonCheck, mask_card_number
 from clients.counter.display import instructions, qr_text
 
 ME = "demo-counter"
@@ -125,6 +125,110 @@ def test_idp_errors_exit_2_with_one_line(config):
     status, _, err = signin(idp, "--config", config, "signin")
     assert status == 2 and len(err.strip().splitlines()) == 1
     assert "unauthorized_client" in err and "not a counter client" in err
+
+
+CARD = "11010519491231002X"  # a demo citizen's ID number (seed-demo)
+MASKED_CARD = "110105********002X"
+
+
+def test_in_person_check_sends_the_card_and_clerk_and_shows_acr_l4(config):
+    """--id-card-number + --clerk-id: the clerk's check of the ID card (docs/channels/counter.md
+    §2, §6) goes with the device authorization; the terminal shows the tokens' acr and amr, and
+    the card number only masked."""
+    idp = FakeIdp()
+    l4 = tokens(idp, acr="L4", amr=["pwd", "otp", "ipv"])
+    idp = scripted(json_response(200, l4), idp=idp)
+    argv = ["--config", config, "signin", "--id-card-number", CARD.lower(), "--clerk-id", "窗口07"]
+    status, out, err = signin(idp, *argv)
+    assert status == 0, err
+    assert idp.sent("POST", "/device_authorization")[0].form == {
+        "scope": "openid profile",
+        "id_card_number": CARD,  # as on the card: upper-case X
+        "clerk_id": "窗口07",
+    }
+    assert out.strip() == f"张三  sid {SID}  acr L4  amr pwd, otp, ipv"
+    assert f"In-person check: 身份证 / ID card {MASKED_CARD}, 窗口人员 / clerk 窗口07 (L4)" in err
+    assert CARD not in out + err and CARD.lower() not in out + err
+
+    idp = FakeIdp()
+    idp = scripted(json_response(200, tokens(idp, acr="L4", amr=["pwd", "ipv"])), idp=idp)
+    status, out, err = signin(idp, *argv, "--json")
+    assert status == 0, err
+    result = json.loads(out)
+    assert (result["acr"], result["amr"]) == ("L4", ["pwd", "ipv"])
+    assert CARD not in out + err
+
+
+def test_without_the_check_the_request_has_no_card_and_acr_is_shown(config):
+    idp = FakeIdp()
+    idp = scripted(json_response(200, tokens(idp, acr="L2", amr=["pwd", "sms"])), idp=idp)
+    status, out, err = signin(idp, "--config", config, "signin")
+    assert status == 0, err
+    assert idp.sent("POST", "/device_authorization")[0].form == {"scope": "openid profile"}
+    assert out.strip() == f"张三  sid {SID}  acr L2  amr pwd, sms"
+    assert "In-person check" not in err
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--id-card-number", CARD],
+        ["--clerk-id", "窗口07"],
+        ["--id-card-number", CARD, "--clerk-id", " "],
+        ["--id-card-number", "", "--clerk-id", "窗口07"],
+    ],
+)
+def test_card_and_clerk_go_together_or_exit_2_sending_nothing(config, extra):
+    idp = scripted(oauth_error("authorization_pending"))
+    status, out, err = signin(idp, "--config", config, "signin", *extra)
+    assert status == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert "--id-card-number and --clerk-id go together" in err
+    assert CARD not in err
+    assert idp.requests == [], "nothing is sent to the IdP"
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "110105194912310021",  # wrong check character
+        "11010519491231002",  # a digit short
+        "1101051949123100XX",
+        "１１０１０５１９４９１２３１００２Ｘ",  # full-width digits
+    ],
+)
+def test_a_misread_card_number_exits_2_sending_nothing(config, number):
+    idp = scripted(oauth_error("authorization_pending"))
+    argv = ["--config", config, "signin", "--id-card-number", number, "--clerk-id", "窗口07"]
+    status, out, err = signin(idp, *argv)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "not a valid resident ID card number" in err and number not in err
+    assert idp.requests == []
+
+
+def test_the_idp_refusing_the_in_person_check_exits_2_with_one_line(config):
+    idp = FakeIdp().on(
+        "POST",
+        "/device_authorization",
+        oauth_error(
+            "unauthorized_client",
+            "this client may not attest in-person ID-card checks; staff allow it with "
+            "`idp clients allow-in-person`",
+        ),
+    )
+    argv = ["--config", config, "signin", "--id-card-number", CARD, "--clerk-id", "窗口07"]
+    status, out, err = signin(idp, *argv)
+    assert status == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "allow-in-person" in err and CARD not in err
+
+
+def test_card_numbers_are_masked_six_and_four():
+    assert mask_card_number(CARD) == MASKED_CARD
+    assert mask_card_number(" 110101199003071234 ") == "110101********1234"
+    assert mask_card_number("110105491231002") == "110105*****1002"  # 15 characters
+    assert mask_card_number("1101051949") == "**********"
+    check = InPersonCheck(CARD, "窗口07")
+    assert CARD not in repr(check) and MASKED_CARD in repr(check)
 
 
 def test_the_qr_code_is_drawn_with_blocks():
