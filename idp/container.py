@@ -185,5 +185,5 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                               settings=settings.face,
                               reveal_id_number=accounts.reveal_id_number),
         passkeys=PasskeyService(sessions, ephemeral, issuer=settings.issuer, audit=audit,
-                                throttle=mfa_throttle, mfa=mfa, clock=clock),
+                                throttle=mfa_throttle, clock=clock),
     )

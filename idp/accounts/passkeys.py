@@ -9,8 +9,8 @@ random handle (32 bytes) per account — never the ID number or ``sub``; ``user.
 Registration (§7.1): :meth:`PasskeyService.registration_options` → the browser's
 ``navigator.credentials.create()`` → :meth:`finish_registration`. Attestation ``none``
 (we do not restrict authenticator models), resident key and user verification *preferred*,
-ES256 and RS256. An account that already has a citizen-chosen second factor (TOTP or a passkey)
-adds a passkey only from a session at L2: a stolen password alone cannot add a factor.
+ES256 and RS256. Whether a session may add a passkey (L2 first when the account can reach L2
+another way) is decided with every other factor in ``idp.web.factors``.
 
 Authentication (§7.2), a visible pipeline in :meth:`finish_authentication`:
 
@@ -68,10 +68,9 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from idp.accounts.mfa import MfaService, MfaThrottle
+from idp.accounts.mfa import MfaThrottle
 from idp.audit import AuditTrail
 from idp.clock import Clock, system_clock, to_datetime
-from idp.config.settings import ACR_LEVELS
 from idp.errors import AuthenticationFailed, Conflict, NotFound, ValidationError
 from idp.store.ephemeral import EphemeralStore
 from idp.store.models import Passkey
@@ -86,7 +85,7 @@ _BAD_INPUT = (WebAuthnException, ValueError, TypeError, KeyError, AttributeError
 
 
 class StepUpRequired(AuthenticationFailed):
-    """Adding a factor to an account that has one needs a session at L2 first."""
+    """Adding a factor needs a session at L2 first (``idp.web.factors``)."""
 
     code = "passkey.step_up_required"
 
@@ -116,7 +115,7 @@ def _reason(exc: Exception) -> str:
 
 class PasskeyService:
     def __init__(self, sessions: sessionmaker[Session], store: EphemeralStore, *, issuer: str,
-                 audit: AuditTrail, throttle: MfaThrottle, mfa: MfaService,
+                 audit: AuditTrail, throttle: MfaThrottle,
                  clock: Clock = system_clock) -> None:
         parts = urlsplit(issuer)
         if not parts.hostname:
@@ -127,7 +126,6 @@ class PasskeyService:
         self._store = store
         self._audit = audit
         self._throttle = throttle
-        self._mfa = mfa
         self._clock = clock
 
     # -- reading ------------------------------------------------------------------------------
@@ -170,18 +168,13 @@ class PasskeyService:
         return found
 
     # -- registration -------------------------------------------------------------------------
-    def registration_options(self, account_id: str, user_name_label: str, *,
-                             acr: str | None = None) -> dict[str, Any]:
+    def registration_options(self, account_id: str, user_name_label: str) -> dict[str, Any]:
         """``PublicKeyCredentialCreationOptions`` (JSON form) for ``navigator.credentials.create``.
         ``user_name_label``: the masked ID number (or another label), never the clear number.
-        ``acr``: the session's level — :class:`StepUpRequired` below L2 when the account already
-        has a TOTP factor or a passkey."""
+        Whether the session may add a factor at all is decided before, in one place for every
+        factor (``idp.web.factors.enrolment_needs_step_up``)."""
         with self._sessions() as session:
             rows = self._rows(session, account_id)
-        strong = bool(rows) or self._mfa.has_totp(account_id)
-        if strong and (acr not in ACR_LEVELS or ACR_LEVELS.index(acr) < ACR_LEVELS.index("L2")):
-            raise StepUpRequired("confirm it is you with your second factor before adding "
-                                 "a passkey")
         handle = rows[0].user_handle if rows else secrets.token_bytes(32)
         options = generate_registration_options(
             rp_id=self.rp_id, rp_name=RP_NAME, user_id=handle, user_name=user_name_label,

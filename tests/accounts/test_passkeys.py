@@ -9,7 +9,6 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from idp.accounts.passkeys import StepUpRequired
 from idp.errors import AuthenticationFailed, NotFound, RateLimited, ValidationError
 from idp.store.models import Passkey
 from tests.factories import make_citizen
@@ -70,7 +69,7 @@ def test_register_and_authenticate(services, citizen, authenticator):
     assert listed.id == info.id and listed.last_used_at is None
     assert tags(services, "mfa:passkey:register") == ["mfa:passkey:register"]
 
-    again = services.passkeys.registration_options(citizen.sub, LABEL, acr="L2")
+    again = services.passkeys.registration_options(citizen.sub, LABEL)
     assert again["excludeCredentials"][0]["id"] == b64url(authenticator.credentials[0].id)
     # the same user handle for every passkey of the account
     assert unb64url(again["user"]["id"]) == authenticator.credentials[0].user_handle
@@ -128,15 +127,6 @@ def test_malformed_registration_and_replayed_challenge(services, citizen, authen
     with pytest.raises(ValidationError):  # the challenge was single use
         services.passkeys.finish_registration(citizen.sub, response, "k")
     assert rows(services) == 1
-
-
-def test_adding_a_second_factor_needs_l2(services, citizen, authenticator):
-    registered(services, citizen, authenticator)
-    with pytest.raises(StepUpRequired):
-        services.passkeys.registration_options(citizen.sub, LABEL, acr="L1")
-    with pytest.raises(StepUpRequired):
-        services.passkeys.registration_options(citizen.sub, LABEL)
-    assert services.passkeys.registration_options(citizen.sub, LABEL, acr="L2")
 
 
 @pytest.mark.parametrize("tamper, reason", [

@@ -110,8 +110,8 @@ def registration_options() -> Any:
         return _failure(StepUpRequired("confirm it is you with a second factor before adding "
                                        "a passkey"))
     try:
-        options = services().passkeys.registration_options(
-            account.id, account.id_number_masked, acr=session.acr)
+        options = services().passkeys.registration_options(account.id,
+                                                           account.id_number_masked)
     except IdpError as exc:
         return _failure(exc)
     return jsonify(options)
