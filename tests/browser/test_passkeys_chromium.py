@@ -10,10 +10,8 @@ WebAuthn refuses IP-address RP IDs, so these tests run their own IdP whose issue
 from __future__ import annotations
 
 import re
-import threading
 import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -38,34 +36,6 @@ def localhost_idp(request: pytest.FixtureRequest,
                              extra_env={"IDP_SMS_BACKEND": "none"})
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def portal_site() -> Iterator[str]:
-    """A stand-in department portal on loopback: any page it is sent to answers 200 (a
-    Playwright route would not see the IdP's redirect to it)."""
-
-    class Portal(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 — the http.server hook name
-            body = b"<!doctype html><title>portal</title><p>portal callback</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -5,9 +5,6 @@ confirms or denies; a confirmed code signs the browser in."""
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode
 
 import pytest
@@ -69,33 +66,6 @@ def test_denied_scan_leaves_the_browser_signed_out(idp_server, citizen, page, tm
     expect(status).to_have_attribute("data-status", "waiting")
     assert page.locator("#qr-login").get_attribute("data-ticket") not in (None, ticket)
     expect(refresh).to_be_hidden()
-
-
-@pytest.fixture
-def portal_site() -> Iterator[str]:
-    """A stand-in department portal on loopback: any page it is sent to answers 200."""
-
-    class Portal(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 — the http.server hook name
-            body = b"<!doctype html><title>portal</title><p>portal callback</p>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Portal)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def test_scan_in_the_middle_of_a_portal_sign_in_returns_to_the_portal(

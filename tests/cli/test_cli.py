@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, func, select
 
 from idp.store.models import Account, Client, RegistryEntry
 from tests.factories import id_number
+from tests.fixtures.cli import run_idp
 
 IDP = str(Path(sys.executable).with_name("idp"))
 
@@ -25,8 +26,7 @@ def run(tmp_path, db_url):
                 "IDP_PASSWORDS_MEMORY_COST": "8192"})
 
     def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([IDP, *args], env=env, input=stdin, capture_output=True,
-                              text=True, timeout=120, cwd=tmp_path)
+        return run_idp(args, env=env, stdin=stdin, cwd=tmp_path)
 
     _run.db_url = db_url  # type: ignore[attr-defined]
     assert _run("init").returncode == 0

@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from idp.store.models import Delegation
-from tests.cli.test_cli import IDP, assert_one_line_error, count
+from tests.cli.test_cli import assert_one_line_error, count
 from tests.factories import id_number
+from tests.fixtures.cli import run_idp
 
 PASSWORD = "Sturdy-Pass-42\n"
 
@@ -25,8 +26,7 @@ def idp(tmp_path: Path, db_url: str):
                 "IDP_PASSWORDS_MEMORY_COST": "8192"})
 
     def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([IDP, *args], env=env, input=stdin, capture_output=True,
-                              text=True, timeout=120, cwd=tmp_path)
+        return run_idp(args, env=env, stdin=stdin, cwd=tmp_path)
 
     assert _run("init").returncode == 0
     return _run

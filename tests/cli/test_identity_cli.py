@@ -13,6 +13,7 @@ import pytest
 from idp.config import load_settings
 from idp.container import build_services
 from tests.cli.test_cli import assert_one_line_error
+from tests.fixtures.cli import run_idp
 
 IDP = str(Path(sys.executable).with_name("idp"))
 NUMBER = "11010519491231002X"
@@ -31,8 +32,7 @@ def env(tmp_path: Path, db_url: str) -> dict[str, str]:
 @pytest.fixture
 def run(tmp_path: Path, env: dict[str, str]):
     def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([IDP, *args], env=env, input=stdin, capture_output=True,
-                              text=True, timeout=120, cwd=tmp_path)
+        return run_idp(args, env=env, stdin=stdin, cwd=tmp_path)
 
     assert _run("init").returncode == 0
     return _run
