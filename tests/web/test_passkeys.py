@@ -82,6 +82,16 @@ def test_register_list_and_remove(client, services, citizen, authenticator):
     assert citizen.id_number not in html
     [info] = services.passkeys.list(citizen.sub)
     tok = csrf(client.get("/account/security", headers=EN))
+    # Removing a factor takes a session that has shown one (L2): first to /login/verify.
+    refused = client.post(f"/account/security/passkeys/{info.id}/delete", headers=EN,
+                          data={"csrf_token": tok})
+    assert urlsplit(refused.headers["Location"]).path == "/login/verify"
+    assert rows(services) == 1
+    tok = token(client, "/login/verify")
+    options = post_json(client, "/login/verify/passkey/options", {}, tok).get_json()
+    assert post_json(client, "/login/verify/passkey", {
+        "credential": authenticator.assertion(options), "next": "/account/security"},
+        tok).get_json() == {"redirect": "/account/security"}
     gone = client.post(f"/account/security/passkeys/{info.id}/delete", headers=EN,
                        data={"csrf_token": tok})
     assert gone.status_code == 302 and rows(services) == 0

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from idp.accounts.passkeys import NAME_MAX, StepUpRequired
 from idp.errors import AuthenticationFailed, Conflict, IdpError, NotFound, RateLimited
+from idp.oidc import acr
 from idp.web.factors import enrolment_needs_step_up
 from idp.web.messages import error_message
 from idp.web.principal import services
@@ -140,6 +141,10 @@ def register() -> Any:
 @bp.post("/account/security/passkeys/<int:passkey_id>/delete")
 @signed_in
 def remove(passkey_id: int) -> Any:
+    # Like removing the authenticator app (which takes a current code): a session that has
+    # shown a second factor, so a stolen password alone cannot strip the citizen's factors.
+    if acr.rank(current_user.principal.session.acr) < acr.rank("L2"):
+        return redirect(url_for("auth.verify", next=url_for("account.security")))
     try:
         services().passkeys.remove(current_user.account.id, passkey_id, ip=request.remote_addr)
     except NotFound:
