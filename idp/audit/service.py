@@ -7,12 +7,15 @@ Tags are stable public names (``account:login:failure``, ``key:create:success``,
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from idp.audit.anchors import Anchor
 from idp.audit.chain import GENESIS_HASH, link_hash, micros, scrub
 from idp.clock import Clock, system_clock, to_datetime
 from idp.store.models import AuditEvent, AuditHead
@@ -92,11 +95,42 @@ class AuditTrail:
         with self._sessions() as session:
             return list(session.scalars(query))
 
-    def verify(self) -> VerifyResult:
-        """Walk the chain from the genesis; report the first broken link."""
+    def anchor(self) -> Anchor:
+        """The chain's head now, to be kept outside the database (:mod:`idp.audit.anchors`)."""
+        with self._sessions() as session:
+            head = session.get(AuditHead, 1)
+        seq, digest = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+        return Anchor(seq=seq, hash=digest, ts=int(self._clock()))
+
+    def export(self, *, since: int = 0, tag: str | None = None,
+               batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Entries after ``since`` in order, as plain dicts (what ``idp audit export`` writes as
+        JSON Lines): everything the hash covers, plus ``prev_hash`` and ``hash``, so a copy can
+        be checked without the database. Read in batches: the trail may be long."""
+        last = since
+        while True:
+            query = select(AuditEvent).where(AuditEvent.seq > last) \
+                .order_by(AuditEvent.seq).limit(batch)
+            if tag:
+                query = query.where(AuditEvent.tag.startswith(tag))
+            with self._sessions() as session:
+                rows = list(session.scalars(query))
+            for row in rows:
+                yield {**_entry(row), "ts": datetime.fromtimestamp(
+                    micros(row.ts) / 1_000_000, UTC).isoformat(),
+                    "prev_hash": row.prev_hash, "hash": row.hash}
+            if len(rows) < batch:
+                return
+            last = rows[-1].seq
+
+    def verify(self, anchors: Sequence[Anchor] = ()) -> VerifyResult:
+        """Walk the chain from the genesis; report the first broken link, then check the
+        ``anchors`` taken earlier (truncation, a rewritten chain)."""
         prev = GENESIS_HASH
         checked = 0
         last_seq = 0
+        wanted = {a.seq for a in anchors}
+        seen: dict[int, str] = {0: GENESIS_HASH}
         with self._sessions() as session:
             head = session.get(AuditHead, 1)
             for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
@@ -110,6 +144,19 @@ class AuditTrail:
                 prev = row.hash
                 last_seq = row.seq
                 checked += 1
+                if row.seq in wanted:
+                    seen[row.seq] = row.hash
+        for anchor in sorted(anchors, key=lambda a: a.seq):
+            taken = datetime.fromtimestamp(anchor.ts, UTC).isoformat(timespec="seconds")
+            if anchor.seq > last_seq:
+                return VerifyResult(False, checked, prev, last_seq + 1,
+                                    f"the chain ends at entry {last_seq} but the anchor taken "
+                                    f"{taken} recorded entry {anchor.seq} (entries were "
+                                    f"truncated)")
+            if seen.get(anchor.seq) != anchor.hash:
+                return VerifyResult(False, checked, prev, anchor.seq,
+                                    f"entry {anchor.seq} differs from the anchor taken {taken} "
+                                    f"(the chain was rewritten from there)")
         if head is not None and (head.hash != prev or head.seq != last_seq):
             return VerifyResult(False, checked, prev, last_seq + 1,
                                 "chain ends before the recorded head (entries were truncated)")

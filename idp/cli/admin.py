@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from idp.accounts.services import Registration
+from idp.audit.anchors import AnchorLog, MalformedAnchors
 from idp.cli.output import CliError, emit, guarded, json_option, open_services, read_stdin_secret
 from idp.clients import NewClient
 from idp.store import migrate
@@ -180,16 +182,55 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--anchors", "anchor_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Anchor file to check against (default: [audit] anchor_file).")
 @json_option
 @guarded
-def audit_verify(as_json: bool) -> None:
-    """Check the hash chain; exit 1 and name the first broken entry when it was tampered with."""
+def audit_verify(anchor_file: Path | None, as_json: bool) -> None:
+    """Check the hash chain and the anchors; exit 1 and name the first broken entry when it
+    was altered, removed, reordered or truncated."""
     with open_services() as svc:
-        result = svc.audit.verify()
+        path = anchor_file or svc.settings.audit_anchor_path
+        if anchor_file is not None and not anchor_file.exists():
+            raise CliError(f"no anchor file at {anchor_file}")
+        try:
+            anchors = AnchorLog(path).read()
+        except MalformedAnchors as exc:
+            raise CliError(str(exc)) from None
+        result = svc.audit.verify(anchors)
     data = {"ok": result.ok, "checked": result.checked, "head": result.head,
-            "broken_at": result.broken_at, "reason": result.reason}
+            "anchors": len(anchors), "broken_at": result.broken_at, "reason": result.reason}
     if result.ok:
-        emit(as_json, data, f"audit trail intact: {result.checked} entries, head {result.head}")
+        emit(as_json, data, f"audit trail intact: {result.checked} entries, head {result.head}, "
+                            f"{len(anchors)} anchors matched")
         return
     emit(as_json, data, f"audit trail BROKEN at entry {result.broken_at}: {result.reason}")
     raise SystemExit(1)
+
+
+@audit.command("anchor")
+@json_option
+@guarded
+def audit_anchor(as_json: bool) -> None:
+    """Write the chain's head to the anchor file and the log (run it from cron)."""
+    with open_services() as svc:
+        anchor = svc.audit.anchor()
+        path = svc.settings.audit_anchor_path
+        try:
+            AnchorLog(path).append(anchor)
+        except OSError as exc:
+            raise CliError(f"cannot write the anchor file {path}: {exc.strerror}") from None
+    emit(as_json, {"seq": anchor.seq, "hash": anchor.hash, "ts": anchor.ts, "file": str(path)},
+         f"anchored entry {anchor.seq} ({anchor.hash}) in {path}")
+
+
+@audit.command("export")
+@click.option("--since", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Only entries after this sequence number.")
+@click.option("--tag", default=None, help="Only tags starting with this (e.g. account:login).")
+@guarded
+def audit_export(since: int, tag: str | None) -> None:
+    """Write the entries as JSON Lines to standard output, with their hashes."""
+    with open_services() as svc:
+        for entry in svc.audit.export(since=since, tag=tag):
+            click.echo(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))

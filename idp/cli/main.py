@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return 2
     except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
+        # One line, always: click lists a choice option's values on lines of their own.
+        click.echo(f"error: {' '.join(exc.format_message().split())}", err=True)
         return 2
     return 0
 

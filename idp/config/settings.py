@@ -137,6 +137,13 @@ class FaceSettings:
 
 
 @dataclass(frozen=True)
+class AuditSettings:
+    """The audit trail's anchors (:mod:`idp.audit.anchors`); see ``[audit]``."""
+
+    anchor_file: str = ""  # empty: <data_dir>/audit-anchors.jsonl
+
+
+@dataclass(frozen=True)
 class AssuranceSettings:
     """The ``acr`` values (names) of the four assurance levels (docs/assurance.md); see
     ``[assurance]``. Levels are referred to as L1–L4 everywhere in the configuration
@@ -223,6 +230,7 @@ class Settings:
     sms: SmsSettings = field(default_factory=SmsSettings)
     face: FaceSettings = field(default_factory=FaceSettings)
     assurance: AssuranceSettings = field(default_factory=AssuranceSettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 
@@ -236,6 +244,13 @@ class Settings:
         if self.database.url:
             return self.database.url
         return f"sqlite:///{Path(self.data_dir).resolve() / 'idp.db'}"
+
+    @property
+    def audit_anchor_path(self) -> Path:
+        """Where ``idp audit anchor`` appends and ``idp audit verify`` reads the anchors."""
+        if self.audit.anchor_file:
+            return Path(self.audit.anchor_file).resolve()
+        return Path(self.data_dir).resolve() / "audit-anchors.jsonl"
 
     @property
     def ephemeral_sqlite_path(self) -> Path:

@@ -7,7 +7,7 @@ import json
 from sqlalchemy import create_engine, select
 
 from idp.store.models import AuditEvent, Client
-from tests.cli.test_cli import assert_one_line_error, run  # noqa: F401 — the fixture
+from tests.cli.test_cli import assert_one_line_error
 
 
 def _client_row(db_url: str, client_id: str) -> tuple[dict, list[dict]]:
@@ -24,7 +24,7 @@ def _client_row(db_url: str, client_id: str) -> tuple[dict, list[dict]]:
     return extra or {}, events
 
 
-def test_allow_then_revoke_is_stored_and_audited(run):  # noqa: F811
+def test_allow_then_revoke_is_stored_and_audited(run):
     created = run("clients", "create", "--name", "社保门户", "--channel", "website",
                   "--redirect-uri", "https://si.example.gov.cn/cb", "--client-id", "si-portal",
                   "--json")
@@ -45,12 +45,12 @@ def test_allow_then_revoke_is_stored_and_audited(run):  # noqa: F811
     assert events[-1]["extra"] == {"id_card_allowed": False}
 
 
-def test_unknown_client_is_one_line_exit_2(run):  # noqa: F811
+def test_unknown_client_is_one_line_exit_2(run):
     assert_one_line_error(run("clients", "allow-id-card", "no-such-client"),
                           "no client no-such-client")
 
 
-def test_id_card_cannot_be_registered_as_a_scope(run):  # noqa: F811
+def test_id_card_cannot_be_registered_as_a_scope(run):
     result = run("clients", "create", "--name", "X", "--channel", "website",
                   "--redirect-uri", "https://x.example.gov.cn/cb", "--scope", "openid id_card")
     assert_one_line_error(result, "allow-id-card")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from idp.store.models import Client
-from tests.cli.test_cli import assert_one_line_error, count, run  # noqa: F401 — fixture
+from tests.cli.test_cli import assert_one_line_error, count
 from tests.clients.test_sectors import sector_server  # noqa: F401 — fixture
 
 

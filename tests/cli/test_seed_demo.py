@@ -15,7 +15,6 @@ from idp.cli.demo import BACKCHANNEL
 from idp.clients import NewClient
 from idp.errors import NotFound, ValidationError
 from idp.store.models import Client
-from tests.cli.test_cli import run  # noqa: F401 — the `idp` runner fixture
 
 EXPECTED = {
     "website": "http://localhost:5001/backchannel-logout",
@@ -30,7 +29,7 @@ def demo_clients(tmp_path) -> dict:
     return json.loads((tmp_path / "var" / "demo-clients.json").read_text())["clients"]
 
 
-def test_demo_clients_get_their_listeners_also_when_seeded_before(run, tmp_path):  # noqa: F811
+def test_demo_clients_get_their_listeners_also_when_seeded_before(run, tmp_path):
     assert BACKCHANNEL == EXPECTED
     assert run("seed-demo").returncode == 0
     seeded = demo_clients(tmp_path)
@@ -61,7 +60,7 @@ def permissions(db_url: str) -> dict[str, dict]:
     return {cid: {k: v for k, v in (extra or {}).items() if k in keys} for cid, extra in rows}
 
 
-def test_demo_portal_gets_id_card_and_demo_counter_in_person_checks(run, tmp_path):  # noqa: F811
+def test_demo_portal_gets_id_card_and_demo_counter_in_person_checks(run, tmp_path):
     assert run("seed-demo").returncode == 0
     assert permissions(run.db_url) == {
         "demo-website": {"id_card_allowed": True},
@@ -101,7 +100,7 @@ def test_set_logout_uris_validates_audits_and_invalidates_the_cache(services):
         clients.set_logout_uris("website-none", backchannel=None, frontchannel=None)
 
 
-def test_no_logout_uris_leaves_the_demo_clients_without_listeners(run, tmp_path):  # noqa: F811
+def test_no_logout_uris_leaves_the_demo_clients_without_listeners(run, tmp_path):
     """Test servers seed with --no-logout-uris: their sign-outs never reach a running demo."""
     assert run("seed-demo", "--no-logout-uris").returncode == 0
     assert {c["backchannel_logout_uri"] for c in demo_clients(tmp_path).values()} == {None}
