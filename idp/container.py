@@ -147,7 +147,8 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                           clock=clock),
         clients, audit, settings.logout, default_alg=settings.keys.id_token_alg,
         subjects=subjects, clock=clock)
-    session_ending = SessionEnding(sso, tokens, audit, on_end=backchannel.session_ended)
+    session_ending = SessionEnding(sso, tokens, audit, on_end=backchannel.session_ended,
+                                   on_leave=backchannel.client_left)
     accounts = AccountService(sessions, protector=protector, registry=registry, hasher=hasher,
                               throttle=throttle, audit=audit, clock=clock,
                               session_ending=session_ending)

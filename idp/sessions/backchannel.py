@@ -86,6 +86,14 @@ class BackchannelLogout:
             self._wake.set()
         return queued
 
+    def client_left(self, session: SsoSession, client_id: str) -> int:
+        """One client leaves a session that goes on (the citizen withdrew its consent): queue
+        its logout for this ``sid`` alone and wake the worker."""
+        queued = self.queue.enqueue(session, self._clients, only=client_id)
+        if queued:
+            self._wake.set()
+        return queued
+
     # -- delivery ---------------------------------------------------------------------
     def deliver_due(self) -> int:
         """Deliver every due logout once; returns how many attempts were made."""

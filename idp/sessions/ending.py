@@ -25,6 +25,7 @@ class _Sessions(Protocol):
     def get(self, sid: str | None) -> SsoSession | None: ...
     def end(self, sid: str) -> SsoSession | None: ...
     def for_account(self, account_id: str) -> list[SsoSession]: ...
+    def remove_client(self, session: SsoSession, client_id: str) -> SsoSession: ...
 
 
 class _Tokens(Protocol):
@@ -45,11 +46,13 @@ def session_ref(sid: str) -> str:
 
 class SessionEnding:
     def __init__(self, sso: _Sessions, tokens: _Tokens, audit: _Audit, *,
-                 on_end: Callable[[SsoSession], object] | None = None) -> None:
+                 on_end: Callable[[SsoSession], object] | None = None,
+                 on_leave: Callable[[SsoSession, str], object] | None = None) -> None:
         self._sso = sso
         self._tokens = tokens
         self._audit = audit
         self._on_end = on_end
+        self._on_leave = on_leave
 
     def end(self, sid: str, *, by: str, actor: str | None = None, ip: str | None = None,
             client_id: str | None = None, reason: str = "logout") -> SsoSession | None:
@@ -82,6 +85,21 @@ class SessionEnding:
                                extra={"by": "citizen"})
             raise NotFound("no such session of this account", code="session.not_found")
         return ended
+
+    def client_withdrawn(self, account_id: str, client_id: str) -> int:
+        """The citizen withdrew the client's consent (its tokens are revoked by then): in every
+        live session of the account the client took part in, it leaves (``on_leave``: its
+        back-channel logout token for that ``sid``) while the sessions go on for the other
+        clients. Returns how many sessions it left."""
+        left = 0
+        for session in self._sso.for_account(account_id):
+            if session.account_id != account_id or client_id not in session.clients:
+                continue
+            if self._on_leave is not None:
+                self._on_leave(session, client_id)
+            self._sso.remove_client(session, client_id)
+            left += 1
+        return left
 
     def end_others(self, account_id: str, keep_sid: str | None, *, by: str = "citizen",
                    ip: str | None = None, reason: str = "logout") -> list[SsoSession]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import or_, select, update
@@ -72,12 +73,15 @@ class LogoutQueue:
         self._sessions = sessions
         self._clock = clock
 
-    def enqueue(self, ended: SsoSession, clients: _Clients) -> int:
-        """Queue one logout per client of the ended session that registered a
-        ``backchannel_logout_uri``. Returns how many were queued."""
+    def enqueue(self, ended: SsoSession, clients: _Clients, *, only: str | None = None) -> int:
+        """Queue one logout per client of the ended session (or just ``only``) that registered
+        a ``backchannel_logout_uri``. Returns how many were queued. A logout of the same client
+        and ``sid`` still pending is that same logout; one already finished means the client
+        took part again since (the citizen signed in to it anew under this session after a
+        withdrawal notice): it is queued afresh, with a new ``jti``."""
         now = to_datetime(self._clock())
         queued = 0
-        for client_id in sorted(ended.clients):
+        for client_id in sorted(ended.clients if only is None else {only}):
             record = clients.get(client_id)
             uri = record.backchannel_logout_uri if record is not None else None
             if not uri:
@@ -89,9 +93,22 @@ class LogoutQueue:
                 with self._sessions.begin() as session:
                     session.add(row)
             except IntegrityError:  # already queued for this client and sid
-                continue
+                if not self._requeue_finished(client_id, ended.sid, uri, now):
+                    continue
             queued += 1
         return queued
+
+    def _requeue_finished(self, client_id: str, sid: str, uri: str, now: datetime) -> bool:
+        with self._sessions.begin() as session:
+            done = session.execute(
+                update(LogoutDelivery)
+                .where(LogoutDelivery.client_id == client_id, LogoutDelivery.sid == sid,
+                       LogoutDelivery.status != PENDING)
+                .values(status=PENDING, jti=uuid.uuid4().hex, uri=uri, attempts=0,
+                        created_at=now, next_attempt_at=now, claimed_until=None,
+                        finished_at=None, last_status=None, last_error=None)
+            ).rowcount  # type: ignore[attr-defined]
+        return bool(done)
 
     def claim_due(self, *, limit: int, lease: float) -> list[Delivery]:
         """Take up to ``limit`` due deliveries for this worker, each leased for ``lease`` s

@@ -191,6 +191,16 @@ class SessionService:
         self._save(updated)
         return updated
 
+    def remove_client(self, session: SsoSession, client_id: str) -> SsoSession:
+        """The client no longer takes part in this session (consent withdrawn): a later end of
+        the session does not tell it again, unless it signs in anew."""
+        if client_id not in session.clients:
+            return session
+        updated = replace(session, clients={c: ch for c, ch in session.clients.items()
+                                            if c != client_id})
+        self._save(updated)
+        return updated
+
     # -- the record -------------------------------------------------------------------------
     def _save(self, updated: SsoSession) -> bool:
         """Write an existing session back and push its expiry out to what it now needs:

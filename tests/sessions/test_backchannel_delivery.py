@@ -189,3 +189,25 @@ def test_ending_a_session_queues_its_logouts_durably(services: Services,
     assert (queued.status, queued.client_id, queued.sid) == (PENDING, rp.client_id, session.sid)
     assert services.backchannel.deliver_due() == 1
     assert _verify(services, logout_listener.received[0].logout_token)["sid"] == session.sid
+
+
+def test_a_client_leaving_a_session_alone_is_told_and_told_again_if_it_rejoins(
+        services: Services, fanout: BackchannelLogout, make_listener: Any) -> None:
+    """Consent withdrawn: only that client's logout is queued for the sid; the others hear
+    nothing. If the client takes part again under the same sid and the session then ends, it
+    is told anew (a fresh jti), not silently skipped as "already queued"."""
+    leaving, staying = make_listener(), make_listener()
+    rp = make_client(services, backchannel_logout_uri=leaving.uri)
+    other = make_client(services, backchannel_logout_uri=staying.uri)
+    session = _session(services, rp.client_id, other.client_id)
+    assert fanout.client_left(session, rp.client_id) == 1
+    assert fanout.client_left(session, rp.client_id) == 0  # still pending: the same logout
+    assert fanout.deliver_due() == 1
+    assert len(leaving.received) == 1 and staying.received == []
+    first_jti = _verify(services, leaving.received[0].logout_token)["jti"]
+
+    assert fanout.session_ended(session) == 2  # it rejoined, then the session ended
+    assert fanout.deliver_due() == 2
+    assert len(leaving.received) == 2 and len(staying.received) == 1
+    again = _verify(services, leaving.received[1].logout_token)
+    assert again["sid"] == session.sid and again["jti"] != first_jti

@@ -318,3 +318,29 @@ def test_another_citizen_signing_in_on_this_browser_ends_the_previous_session_ev
     assert (queued.sid, queued.client_id) == (first, rp.client_id)
     event = services.audit.events(tag="session:end:success")[0]
     assert event.subject == citizen.sub and event.extra["reason"] == "account_switch"
+
+
+def test_withdrawing_consent_tells_the_portal_by_back_channel(client, services, citizen):
+    """The portal gets a logout token for each session of the citizen it took part in (queued
+    durably); the session goes on for the other portals, which hear nothing."""
+    portal = make_client(services, name="Housing Portal",
+                         backchannel_logout_uri="https://housing.example.gov.cn/bcl")
+    other_portal = make_client(services, name="Tax Portal",
+                               backchannel_logout_uri="https://tax.example.gov.cn/bcl")
+    services.consents.grant(citizen.sub, portal.client_id, {"openid"})
+    sign_in(client, citizen)
+    [session] = services.sso.for_account(citizen.sub)
+    for rp in (portal, other_portal):
+        session = services.sso.add_client(session, rp.client_id, "website")
+    html = page(client, "/account/consents")
+    resp = client.post("/account/consents/withdraw", headers=EN,
+                       data={"csrf_token": csrf_from(html), "client_id": portal.client_id})
+    assert resp.status_code == 302
+    [queued] = services.backchannel.queue.list()
+    assert (queued.client_id, queued.sid, queued.status) == (portal.client_id, session.sid,
+                                                             "pending")
+    after = services.sso.get(session.sid)
+    assert after is not None and set(after.clients) == {other_portal.client_id}
+    assert client.get("/account/consents", headers=EN).status_code == 200  # still signed in
+    event = services.audit.events(tag="consent:revoke:success")[0]
+    assert event.extra["sessions"] == 1

@@ -164,8 +164,11 @@ def withdraw_consent() -> Any:
     account_id = _account_id()
     if not client_id or not svc.consents.revoke(account_id, client_id):
         return _consents_page(_("There is no permission for that portal to withdraw."), 404)
+    # The portal is told too: a logout token for each session of this citizen it took part in.
+    sessions_left = svc.session_ending.client_withdrawn(account_id, client_id)
     svc.audit.record(account_id, "consent:revoke:success", subject=account_id,
-                     client_id=client_id, ip=request.remote_addr, extra={"by": "citizen"})
+                     client_id=client_id, ip=request.remote_addr,
+                     extra={"by": "citizen", "sessions": sessions_left})
     flash(_("Permission withdrawn. The portal will ask you again the next time you sign in "
             "to it."), FLASH)
     return redirect(url_for("account.consents"))
