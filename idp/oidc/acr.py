@@ -80,6 +80,12 @@ def steps(achieved: str | None, wanted: str) -> list[str]:
     return [lvl for lvl in ACR_LEVELS if rank(achieved) < rank(lvl) <= rank(wanted)]
 
 
+def missing_steps(path: list[str], factors: set[str]) -> list[str]:
+    """The levels of ``path`` that none of the citizen's ``factors`` can step up to (L4 always:
+    it is never a step-up)."""
+    return [lvl for lvl in path if not set(STEP_UP.get(lvl, ())) & factors]
+
+
 
 
 class MalformedClaims(ValueError):

@@ -216,7 +216,7 @@ def check_acr(ctx: AuthorizationContext) -> Outcome | None:
         return None
     path = acr.steps(achieved, need.wanted)
     factors = ctx.factors_for(ctx.principal.account.id)
-    missing = [lvl for lvl in path if not set(acr.STEP_UP.get(lvl, ())) & factors]
+    missing = acr.missing_steps(path, factors)
     if not missing and "none" not in ctx.prompts:
         return Outcome("step_up", reason=path[0])
     if acr.rank(achieved) >= acr.rank(need.required):

@@ -160,8 +160,7 @@ def _step_up(record: DeviceAuthorization, principal: Any) -> Any:
     if gap is None:
         return None
     path = acr.steps(principal.session.acr, gap)
-    factors = available_factors(svc, principal.account.id)
-    if not path or any(not set(acr.STEP_UP.get(lvl, ())) & factors for lvl in path) \
+    if not path or acr.missing_steps(path, available_factors(svc, principal.account.id)) \
             or path[0] not in STEP_UP_PAGES:
         return None
     return redirect(url_for(STEP_UP_PAGES[path[0]], client=record.client_id,
