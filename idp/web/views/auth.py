@@ -21,8 +21,10 @@ from idp.errors import (
     RateLimited,
     ValidationError,
 )
+from idp.oidc.acr import STEP_UP
 from idp.oidc.models import Principal
 from idp.web.browser_binding import browser_secret
+from idp.web.factors import available_factors
 from idp.web.messages import error_message
 from idp.web.principal import CitizenUser, services
 from idp.web.session_end import back_to_sign_in, end_browser_session
@@ -108,9 +110,9 @@ def verify() -> Any:
         return redirect(url_for("auth.login", next=next_url, client=request.values.get("client")))
     svc = services()
     account = current_user.account
-    totp = svc.mfa.has_totp(account.id)
-    passkey = svc.passkeys.has_any(account.id)  # its own JSON endpoints: views/passkeys.py
-    if not totp and not passkey and not svc.sms.enabled:  # /authorize explains how to set one up
+    factors = available_factors(svc, account.id)
+    totp, passkey = "otp" in factors, "hwk" in factors  # passkeys: views/passkeys.py
+    if not factors & set(STEP_UP["L2"]):  # /authorize explains how to set one up
         return redirect(next_url)
     context = {"next_url": next_url, "client_name": _client_name(request.values.get("client")),
                "client_id": request.values.get("client") or "", "error": None, "totp": totp,
