@@ -145,6 +145,34 @@ def clients_allow_id_card(client_id: str, revoke: bool, as_json: bool) -> None:
                         f"{'no longer allowed' if revoke else 'allowed'}")
 
 
+@clients.command("rotate-secret")
+@click.argument("client_id")
+@click.option("--grace", type=click.IntRange(0, 30 * 86400), default=86400, show_default=True,
+              help="Seconds the old secret keeps working (0: stops at once; at most 30 days).")
+@json_option
+@guarded
+def clients_rotate_secret(client_id: str, grace: int, as_json: bool) -> None:
+    """A new secret for CLIENT_ID, printed once; the old one works GRACE seconds more."""
+    with open_services() as svc:
+        record, secret = svc.clients.rotate_secret(client_id, grace=grace)
+    emit(as_json, {"client_id": record.client_id, "client_secret": secret, "grace": grace},
+         f"client_id: {record.client_id}\nclient_secret: {secret}\n"
+         f"the old secret works for {grace} s more")
+
+
+@clients.command("suspend")
+@click.argument("client_id")
+@click.option("--resume", is_flag=True, help="Make it active again.")
+@json_option
+@guarded
+def clients_suspend(client_id: str, resume: bool, as_json: bool) -> None:
+    """Suspend CLIENT_ID (no sign-ins or tokens, its tokens inactive) or --resume it."""
+    with open_services() as svc:
+        record = svc.clients.set_status(client_id, "active" if resume else "suspended")
+    emit(as_json, {"client_id": record.client_id, "status": record.status},
+         f"{record.client_id}: {record.status}")
+
+
 @clients.command("allow-in-person")
 @click.argument("client_id")
 @click.option("--revoke", is_flag=True, help="Stop allowing it.")

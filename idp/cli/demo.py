@@ -94,7 +94,7 @@ def seed_demo(logout_uris: bool, as_json: bool) -> None:
             else:
                 record, secret = svc.clients.get(new.client_id), None  # type: ignore[assignment]
                 if record.client_type == "confidential":
-                    secret = svc.clients.reset_secret(new.client_id, actor="seed-demo")
+                    _, secret = svc.clients.rotate_secret(new.client_id, grace=0, actor="seed-demo")
                 if logout_uris and record.backchannel_logout_uri is None:  # seeded before logout
                     record = svc.clients.set_logout_uris(
                         new.client_id, backchannel=new.backchannel_logout_uri,

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,10 +89,18 @@ class ClientRecord:
     def is_public(self) -> bool:
         return self.client_type == "public"
 
-    def check_secret(self, secret: str) -> bool:
+    def check_secret(self, secret: str, now: float | None = None) -> bool:
+        """The current secret — or, until its grace period ends, the one it replaced
+        (``extra["previous_secret"]``, :meth:`ClientService.rotate_secret`)."""
         if not self.secret_digest or not secret:
             return False
-        return hmac.compare_digest(self.secret_digest, secret_digest(secret))
+        digest = secret_digest(secret)
+        if hmac.compare_digest(self.secret_digest, digest):
+            return True
+        previous = self.extra.get("previous_secret") or {}
+        until = float(previous.get("until", 0))
+        return bool(previous.get("digest")) and (time.time() if now is None else now) < until \
+            and hmac.compare_digest(str(previous["digest"]), digest)
 
     @classmethod
     def from_row(cls, row: Client) -> ClientRecord:
@@ -213,6 +222,50 @@ class ClientService:
                                   "frontchannel_logout_uri": frontchannel})
         return record
 
+    def rotate_secret(self, client_id: str, *, grace: int,
+                      actor: str = "cli") -> tuple[ClientRecord, str]:
+        """A new secret for a confidential client, returned once; the old one keeps working
+        for ``grace`` seconds (0: at once no more), so the client's servers can be switched
+        without an outage. Only the digests are stored."""
+        secret = secrets.token_urlsafe(32)
+        now = self._clock()
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            if row.client_type != "confidential" or not row.secret_digest:
+                raise ValidationError(f"{client_id} is a public client: it has no secret",
+                                      code="client.public")
+            extra = {k: v for k, v in (row.extra or {}).items() if k != "previous_secret"}
+            if grace > 0:
+                extra["previous_secret"] = {"digest": row.secret_digest, "until": now + grace}
+            row.secret_digest = secret_digest(secret)
+            row.extra = extra
+            row.updated_at = to_datetime(now)
+            record = ClientRecord.from_row(row)
+        self.invalidate(client_id)
+        self._audit.record(actor, "client:secret:rotate", client_id=client_id,
+                           extra={"grace": grace})
+        return record, secret
+
+    def set_status(self, client_id: str, status: str, *, actor: str = "cli") -> ClientRecord:
+        """Suspend (``suspended``: no sign-ins, no tokens, introspection says inactive) or
+        resume (``active``) a client; every node sees it within the cache TTL."""
+        if status not in ("active", "suspended"):
+            raise ValidationError("status must be active or suspended", code="client.status")
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            before, row.status = row.status, status
+            row.updated_at = to_datetime(self._clock())
+            record = ClientRecord.from_row(row)
+        self.invalidate(client_id)
+        if before != status:
+            self._audit.record(actor, "client:suspend:success" if status == "suspended"
+                               else "client:resume:success", client_id=client_id)
+        return record
+
     def set_id_card_allowed(self, client_id: str, allowed: bool, *,
                             actor: str = "cli") -> ClientRecord:
         """Allow (or stop allowing) the client to request the ``id_card`` scope — the citizen
@@ -274,18 +327,3 @@ class ClientService:
                 self._cache.clear()
             else:
                 self._cache.pop(client_id, None)
-
-    def reset_secret(self, client_id: str, *, actor: str = "cli") -> str:
-        """Issue a new secret for a confidential client (the old one stops working)."""
-        secret = secrets.token_urlsafe(32)
-        with self._sessions.begin() as session:
-            row = session.get(Client, client_id)
-            if row is None:
-                raise NotFound(f"no client {client_id}", code="client.not_found")
-            if row.client_type != "confidential":
-                raise ValidationError("public clients have no secret", code="client.public")
-            row.secret_digest = secret_digest(secret)
-            row.updated_at = to_datetime(self._clock())
-        self.invalidate(client_id)
-        self._audit.record(actor, "client:secret:rotate", client_id=client_id)
-        return secret

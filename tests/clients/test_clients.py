@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from idp.clients import NewClient
-from idp.errors import ValidationError
+from idp.errors import NotFound, ValidationError
 from idp.store.models import Client
 
 
@@ -62,12 +62,32 @@ def test_service_channel_needs_no_redirect(services):
     assert record.grant_types == ("client_credentials",) and secret
 
 
-def test_reset_secret_replaces_the_old_one(services):
+def test_rotating_the_secret_keeps_the_old_one_for_the_grace_period(services):
     record, old = services.clients.create(NewClient(
         name="p", channel="website", redirect_uris=("https://a.example/cb",)))
-    new = services.clients.reset_secret(record.client_id)
+    rotated, new = services.clients.rotate_secret(record.client_id, grace=3600)
     fresh = services.clients.get(record.client_id)
-    assert fresh.check_secret(new) and not fresh.check_secret(old)
+    until = fresh.extra["previous_secret"]["until"]
+    assert fresh.check_secret(new) and fresh.check_secret(old, now=until - 1)
+    assert not fresh.check_secret(old, now=until)  # the grace period is over
+    assert old not in str(fresh.extra) and new not in str(fresh.extra)  # digests only
+    [event] = services.audit.events(tag="client:secret:rotate")
+    assert event.extra == {"grace": 3600} and new not in str(vars(event))
+    # Rotating again: only the secret just replaced stays usable for a while.
+    _, newest = services.clients.rotate_secret(record.client_id, grace=0)
+    again = services.clients.get(record.client_id)
+    assert again.check_secret(newest) and not again.check_secret(new)
+    assert not again.check_secret(old)
+
+
+def test_a_public_client_has_no_secret_to_rotate(services):
+    record, _ = services.clients.create(NewClient(
+        name="app", channel="app", redirect_uris=("http://127.0.0.1/cb",)))
+    with pytest.raises(ValidationError, match="public client"):
+        services.clients.rotate_secret(record.client_id, grace=60)
+    assert services.clients.get(record.client_id).secret_digest is None
+    with pytest.raises(NotFound):
+        services.clients.rotate_secret("no-such-client", grace=60)
 
 
 @pytest.mark.parametrize("uri", [
