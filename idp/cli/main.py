@@ -13,6 +13,7 @@ from idp.cli.identity import identity
 from idp.cli.logout import logout
 from idp.cli.output import CliError
 from idp.cli.serve import serve
+from idp.cli.sessions import sessions
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,6 +32,7 @@ cli.add_command(admin.audit)
 cli.add_command(delegations)
 cli.add_command(logout)
 cli.add_command(identity)
+cli.add_command(sessions)
 
 
 def main(argv: list[str] | None = None) -> int:
