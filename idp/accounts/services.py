@@ -28,6 +28,7 @@ from idp.errors import (
     AuthenticationFailed,
     Conflict,
     InvalidIdNumber,
+    NotFound,
     RateLimited,
     RegistryMismatch,
     ValidationError,
@@ -210,6 +211,27 @@ class AccountService:
             account = row
         self._audit.record(account.id, "account:login:success", subject=account.id, ip=ip,
                            extra={"method": "pwd"})
+        return account
+
+    # -- staff --------------------------------------------------------------------------
+    def set_status(self, account_id: str, status: str, *, actor: str,
+                   reason: str = "") -> Account:
+        """Lock (``locked``: no sign-in, every session ended — tokens revoked, portals told)
+        or unlock (``active``) an account; audited ``account:lock|unlock:success``."""
+        if status not in ("active", "locked"):
+            raise ValidationError("status must be active or locked", code="account.status")
+        with self._sessions.begin() as session:
+            row = session.get(Account, account_id)
+            if row is None:
+                raise NotFound("no such account", code="account.not_found")
+            before, row.status = row.status, status
+            account = row
+        if before != status:
+            self._audit.record(actor, "account:lock:success" if status == "locked"
+                               else "account:unlock:success", subject=account_id,
+                               extra={"reason": reason[:200]} if reason else None)
+        if status == "locked" and self._ending is not None:
+            self._ending.end_others(account_id, None, by="staff", reason="account_locked")
         return account
 
     # -- password change ----------------------------------------------------------------

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from idp.cli import admin
+from idp.cli import admin, citizens  # noqa: F401 — citizens adds accounts show|lock|unlock
 from idp.cli.delegations import delegations
 from idp.cli.demo import seed_demo
 from idp.cli.identity import identity

@@ -14,17 +14,9 @@ from typing import Any
 
 import click
 
+from idp.cli.citizens import find_citizen, staff_actor
 from idp.cli.output import CliError, emit, guarded, json_option, open_services
-from idp.container import Services
 from idp.sessions.ending import session_ref
-from idp.store.models import Account
-
-
-def _citizen(svc: Services, who: str) -> Account:
-    account = svc.accounts.find_by_username(who) or svc.accounts.get(who.strip())
-    if account is None:
-        raise CliError("no citizen with that ID number, phone number or account id")
-    return account
 
 
 def _when(ts: int | float | None) -> str | None:
@@ -43,7 +35,7 @@ def sessions() -> None:
 def sessions_list(citizen: str, as_json: bool) -> None:
     """The live sessions of CITIZEN (ID number, phone number or account id)."""
     with open_services() as svc:
-        account = _citizen(svc, citizen)
+        account = find_citizen(svc, citizen)
         rows: list[dict[str, Any]] = [{
             "ref": session_ref(s.sid), "created": _when(s.created_at),
             "auth_time": _when(s.auth_time), "acr": s.acr, "amr": list(s.amr),
@@ -69,15 +61,14 @@ def sessions_end(citizen: str, ref: str | None, end_all: bool, actor: str,
     """End one session (--ref) or all (--all) of CITIZEN: tokens revoked, portals told."""
     if (ref is None) == (not end_all):
         raise CliError("give either --ref REF or --all")
-    if not 0 < len(actor) <= 64 or not actor.isprintable():
-        raise CliError("--actor must be 1 to 64 printable characters")
+    staff = staff_actor(actor)
     with open_services() as svc:
-        account = _citizen(svc, citizen)
+        account = find_citizen(svc, citizen)
         targets = [s for s in svc.sso.for_account(account.id)
                    if end_all or session_ref(s.sid) == ref]
         if not targets:
             raise CliError("no such session of this citizen (see `idp sessions list`)")
         ended = [s for s in targets if svc.session_ending.end(
-            s.sid, by="staff", actor=f"staff:{actor}", reason="staff") is not None]
+            s.sid, by="staff", actor=staff, reason="staff") is not None]
     emit(as_json, {"sub": account.id, "ended": [session_ref(s.sid) for s in ended]},
          f"ended {len(ended)} session(s) of {account.id_number_masked}")

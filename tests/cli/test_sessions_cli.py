@@ -10,6 +10,7 @@ import pytest
 
 from idp.config import load_settings
 from idp.container import build_services
+from idp.errors import AccountLocked, AuthenticationFailed
 from tests.cli.test_cli import assert_one_line_error
 from tests.factories import make_citizen
 
@@ -62,3 +63,33 @@ def test_bad_input_ends_nothing(run, world):
                           "--actor")
     assert len(svc.sso.for_account(citizen.sub)) == 2
     assert svc.audit.events(tag="session:end:success") == []
+
+
+def test_show_lock_and_unlock(run, world):
+    svc, citizen, browser, app = world
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed):
+            svc.accounts.authenticate(citizen.phone, "wrong-password", ip="10.0.0.9")
+    shown = json.loads(run("accounts", "show", citizen.id_number, "--json").stdout)
+    assert (shown["status"], shown["sessions"]) == ("active", 2)
+    assert [f["ip"] for f in shown["recent_failures"]] == ["10.0.0.9", "10.0.0.9"]
+    assert citizen.id_number not in json.dumps(shown)
+
+    locked = json.loads(run("accounts", "lock", citizen.phone, "--reason", "stolen phone",
+                            "--actor", "helpdesk-7", "--json").stdout)
+    assert locked == {"sub": citizen.sub, "status": "locked"}
+    assert svc.sso.for_account(citizen.sub) == []  # every session ended
+    with pytest.raises(AccountLocked):
+        svc.accounts.authenticate(citizen.phone, citizen.password)
+    [event] = svc.audit.events(tag="account:lock:success")
+    assert event.actor == "staff:helpdesk-7" and event.extra == {"reason": "stolen phone"}
+    assert run("accounts", "unlock", citizen.sub).stdout.strip().endswith(": active")
+    assert svc.accounts.authenticate(citizen.phone, citizen.password).id == citizen.sub
+
+
+def test_lock_bad_input_changes_nothing(run, world):
+    svc, citizen, browser, app = world
+    assert_one_line_error(run("accounts", "lock", "no-such-account"), "no citizen")
+    assert_one_line_error(run("accounts", "lock", citizen.sub, "--actor", ""), "--actor")
+    assert svc.accounts.get(citizen.sub).status == "active"
+    assert len(svc.sso.for_account(citizen.sub)) == 2
