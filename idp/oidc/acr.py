@@ -17,6 +17,7 @@ Three sources, combined by :func:`needed`:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from idp.config.settings import ACR_LEVELS, AssuranceSettings
@@ -40,9 +41,11 @@ class AcrNames:
 
     names: tuple[str, str, str, str] = ("L1", "L2", "L3", "L4")
 
-    @classmethod
-    def of(cls, assurance: AssuranceSettings) -> AcrNames:
-        return cls((assurance.l1, assurance.l2, assurance.l3, assurance.l4))
+    @staticmethod
+    @lru_cache(maxsize=8)
+    def of(assurance: AssuranceSettings) -> AcrNames:
+        """The names of a deployment's settings (built once: asked for on every request)."""
+        return AcrNames((assurance.l1, assurance.l2, assurance.l3, assurance.l4))
 
     def external(self, level: str | None) -> str | None:
         return self.names[rank(level)] if level in ACR_LEVELS else level

@@ -1,12 +1,21 @@
-"""Fixtures for the portal's ID-token tests (keys, the fake JWKS fetcher, the cache)."""
+"""Fixtures of the portal's tests: keys, the fake JWKS fetcher and cache (ID-token tests); a
+fake IdP and the portal served on loopback against it (sign-in and logout tests)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from clients.common.tests.fakeidp import FakeIdp
+from clients.common.tests.servers import served_idp, serving
+from clients.website.config import PortalConfig
+from clients.website.portal import create_app
 from clients.website.tests.idtokens import FakeJwks, SigningKey
 from clients.website.tokens import JwksCache
+
+ME = "demo-website"  # the portal's client_id in these tests
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +36,16 @@ def fetcher(rsa_key: SigningKey, ec_key: SigningKey) -> FakeJwks:
 @pytest.fixture
 def cache(fetcher: FakeJwks) -> JwksCache:
     return JwksCache(fetcher)
+
+
+@pytest.fixture
+def idp() -> Iterator[FakeIdp]:
+    with served_idp() as idp:
+        yield idp
+
+
+@pytest.fixture
+def portal(idp: FakeIdp) -> Iterator[str]:
+    config = PortalConfig(issuer=idp.issuer, client_id=ME, client_secret="portal-secret")
+    with serving(create_app(config)) as base:
+        yield base

@@ -4,36 +4,19 @@ session, and the next page load shows the citizen signed out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 import requests
 
 from clients.common.backchannel import REPLAY
 from clients.common.http import HttpRequest, HttpResponse
 from clients.common.tests.fakeidp import SID, SUB, FakeIdp, json_response
-from clients.common.tests.servers import assert_refused, post_logout, served_idp, serving
-from clients.website.config import PortalConfig
-from clients.website.portal import create_app
+from clients.common.tests.servers import assert_refused, post_logout
 
 ME = "demo-website"
 SIGNED_IN = "you are signed in"
 SIGNED_OUT_NOTICE = "this portal signed you out too"
-
-
-@pytest.fixture
-def idp() -> Iterator[FakeIdp]:
-    with served_idp() as idp:
-        yield idp
-
-
-@pytest.fixture
-def portal(idp: FakeIdp) -> Iterator[str]:
-    config = PortalConfig(issuer=idp.issuer, client_id=ME, client_secret="portal-secret")
-    with serving(create_app(config)) as base:
-        yield base
 
 
 def sign_in(idp: FakeIdp, portal: str, sid: str = SID) -> requests.Session:

@@ -5,35 +5,18 @@ masked. Over real HTTP on loopback against the scripted IdP."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
 
-from clients.common.tests.fakeidp import SID, SUB, FakeIdp, json_response
-from clients.common.tests.servers import served_idp, serving
-from clients.website.config import PortalConfig
+from clients.common.tests.fakeidp import SID, SUB, json_response
 from clients.website.display import mask_id_number
-from clients.website.portal import create_app
 
 ME = "demo-website"
 NUMBER = "11010519491231002X"
 MASKED = "1101**********002X"
 SCOPE = "openid profile phone offline_access"
-
-
-@pytest.fixture
-def idp() -> Iterator[FakeIdp]:
-    with served_idp() as idp:
-        yield idp
-
-
-@pytest.fixture
-def portal(idp: FakeIdp) -> Iterator[str]:
-    config = PortalConfig(issuer=idp.issuer, client_id=ME, client_secret="portal-secret")
-    with serving(create_app(config)) as base:
-        yield base
 
 
 def press(portal: str, kind: str | None) -> tuple[requests.Session, dict[str, str]]:
