@@ -135,6 +135,7 @@ def validate(settings: Settings) -> None:
         if getattr(settings.device, name) <= 0:
             raise ConfigError(f"device.{name} must be positive")
     _validate_session(settings)
+    _validate_lifecycles(settings)
     _validate_logout(settings)
     _validate_sms(settings)
     _validate_face(settings)
@@ -168,6 +169,27 @@ def validate(settings: Settings) -> None:
                                                    settings.face.http_result_url)):
         raise ConfigError("production mode needs https:// face.http_begin_url and "
                           "face.http_result_url")
+
+
+def _validate_lifecycles(settings: Settings) -> None:
+    """Key rotation, staff sessions and tokens, initial access tokens."""
+    keys = settings.keys
+    if keys.overlap <= 0 or (settings.production and keys.overlap < 300):
+        raise ConfigError("keys.overlap must be positive, and at least 300 seconds in production "
+                          "(longer than relying parties cache the JWKS)")
+    if keys.rotation_period <= keys.overlap:
+        raise ConfigError("keys.rotation_period must be longer than keys.overlap")
+    st = settings.staff
+    if st.password_min_length < 12:
+        raise ConfigError("staff.password_min_length must be at least 12")
+    for name in ("session_absolute_ttl", "session_idle_ttl", "max_failures",
+                 "failure_window", "api_token_ttl"):
+        if getattr(st, name) <= 0:
+            raise ConfigError(f"staff.{name} must be positive")
+    if st.session_idle_ttl > st.session_absolute_ttl:
+        raise ConfigError("staff.session_idle_ttl must be at most staff.session_absolute_ttl")
+    if settings.registration.initial_token_ttl <= 0:
+        raise ConfigError("registration.initial_token_ttl must be positive")
 
 
 def _validate_session(settings: Settings) -> None:

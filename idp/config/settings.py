@@ -30,6 +30,13 @@ class KeysSettings:
     dir: str = "keys/dev"
     id_token_alg: str = "RS256"  # noqa: S105 — an algorithm name
     access_token_alg: str = "ES256"  # noqa: S105 — an algorithm name
+    rotation_period: int = 7776000
+    overlap: int = 172800
+
+    @property
+    def jwks_max_age(self) -> int:
+        """Cache-Control max-age of the JWKS: a quarter of the overlap, at most a day."""
+        return max(1, min(self.overlap // 4, 86400))
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,26 @@ class AuditSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    """Security staff accounts, console sessions and admin API tokens; see ``[staff]``."""
+
+    password_min_length: int = 12
+    session_absolute_ttl: int = 28800
+    session_idle_ttl: int = 900
+    max_failures: int = 5
+    failure_window: int = 900
+    api_token_ttl: int = 2592000
+
+
+@dataclass(frozen=True)
+class RegistrationSettings:
+    """Dynamic client registration (RFC 7591/7592); see ``[registration]``."""
+
+    enabled: bool = True
+    initial_token_ttl: int = 604800
+
+
+@dataclass(frozen=True)
 class AssuranceSettings:
     """The ``acr`` values (names) of the four assurance levels (docs/assurance.md); see
     ``[assurance]``. Levels are referred to as L1–L4 everywhere in the configuration
@@ -231,6 +258,8 @@ class Settings:
     face: FaceSettings = field(default_factory=FaceSettings)
     assurance: AssuranceSettings = field(default_factory=AssuranceSettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
+    registration: RegistrationSettings = field(default_factory=RegistrationSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 
