@@ -41,6 +41,7 @@ from idp.sessions.limits import SessionLimits
 from idp.sessions.logout_queue import LogoutQueue
 from idp.sessions.logout_tokens import LogoutTokenSigner
 from idp.sessions.qr import QrLoginService
+from idp.staff import CitizenDesk, ConsoleSessions, StaffService, StaffTokens
 from idp.store.db import create_db_engine, create_session_factory
 from idp.store.ephemeral import EphemeralStore, create_ephemeral_store
 from idp.tokens import CodeStore, TokenService
@@ -75,6 +76,10 @@ class Services:
     sms: SmsCodeService
     face: FaceCheckService
     passkeys: PasskeyService
+    staff: StaffService
+    staff_tokens: StaffTokens
+    console_sessions: ConsoleSessions
+    desk: CitizenDesk
 
     def close(self) -> None:
         self.backchannel.stop()
@@ -162,7 +167,23 @@ def build_services(settings: Settings, *, create_keys: bool = False,
     mfa_throttle = MfaThrottle(ephemeral, limit=rl.account_failures, window=rl.window)
     mfa = MfaService(sessions, vault=protector.vault, audit=audit, clock=clock,
                      throttle=mfa_throttle)
+    passkeys = PasskeyService(sessions, ephemeral, issuer=settings.issuer, audit=audit,
+                              throttle=mfa_throttle, clock=clock)
+    st = settings.staff
+    console_sessions = ConsoleSessions(ephemeral, absolute_ttl=st.session_absolute_ttl,
+                                       idle_ttl=st.session_idle_ttl, clock=clock)
+    staff = StaffService(
+        sessions, ephemeral, audit=audit, vault=protector.vault, clock=clock,
+        hasher=PasswordHasher(time_cost=pw.time_cost, memory_cost=pw.memory_cost,
+                              parallelism=pw.parallelism, min_length=st.password_min_length),
+        max_failures=st.max_failures, failure_window=st.failure_window,
+        on_signed_out=console_sessions.end_all)
     return Services(
+        staff=staff,
+        staff_tokens=StaffTokens(sessions, audit=audit, default_ttl=st.api_token_ttl,
+                                 clock=clock),
+        console_sessions=console_sessions,
+        desk=CitizenDesk(accounts, sso, session_ending, mfa, passkeys, audit),
         settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,
         keys=keys, protector=protector, registry=registry, table_registry=table_registry,
         accounts=accounts, clients=clients, policies=policies,
@@ -185,6 +206,5 @@ def build_services(settings: Settings, *, create_keys: bool = False,
         face=FaceCheckService(ephemeral, build_face_verifier(settings, ephemeral), audit=audit,
                               settings=settings.face,
                               reveal_id_number=accounts.reveal_id_number),
-        passkeys=PasskeyService(sessions, ephemeral, issuer=settings.issuer, audit=audit,
-                                throttle=mfa_throttle, clock=clock),
+        passkeys=passkeys,
     )

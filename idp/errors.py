@@ -59,6 +59,12 @@ class NotFound(IdpError):
     code = "not_found"
 
 
+class Forbidden(IdpError):
+    """The staff member's role does not allow this action (issue 6 RBAC)."""
+
+    code = "forbidden"
+
+
 class AuthenticationFailed(IdpError):
     """Wrong credentials. The message never says which part was wrong."""
 

@@ -91,6 +91,21 @@ class MfaThrottle:
         self._store.delete(self._key(account_id))
 
 
+def matching_step(secret: str, code: str, now: float) -> int | None:
+    """The RFC 6238 time step (within ±``VALID_WINDOW``) whose code is ``code``, or None.
+    Every step of the window is compared (constant work); the latest match wins."""
+    code = (code or "").strip().replace(" ", "")
+    if not _CODE.match(code):
+        return None
+    otp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP)
+    current = int(now) // STEP
+    found = None
+    for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
+        if hmac.compare_digest(otp.generate_otp(step), code):
+            found = step
+    return found
+
+
 def totp_associated_data(account_id: str) -> bytes:
     """Binds a sealed secret to its account (also used by ``idp identity rekey``)."""
     return b"mfa:totp:" + account_id.encode()
@@ -215,18 +230,9 @@ class MfaService:
 
     # -- verification -------------------------------------------------------------------------
     def _matching_step(self, factor: MfaFactor, code: str) -> int | None:
-        code = (code or "").strip().replace(" ", "")
-        if not _CODE.match(code):
-            return None
         secret = self._vault.decrypt(factor.secret_enc,
                                      associated_data=totp_associated_data(factor.account_id))
-        otp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP)
-        current = int(self._clock()) // STEP
-        found = None
-        for step in range(current - VALID_WINDOW, current + VALID_WINDOW + 1):
-            if hmac.compare_digest(otp.generate_otp(step), code):
-                found = step  # the latest matching step (compare all: constant work)
-        return found
+        return matching_step(secret, code, self._clock())
 
     def _failed(self, account_id: str, tag: str, ip: str | None,
                 reason: str = "wrong_code") -> None:
@@ -293,3 +299,14 @@ class MfaService:
             session.execute(delete(MfaFactor).where(MfaFactor.account_id == account_id))
             session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
         self._audit.record(account_id, "mfa:totp:disable", subject=account_id, ip=ip)
+
+    def reset(self, account_id: str, *, actor: str) -> bool:
+        """Staff (helpdesk, after checking the citizen in person): remove the TOTP factor and
+        its recovery codes without a code. Returns whether there was one."""
+        with self._sessions.begin() as session:
+            gone = session.execute(delete(MfaFactor).where(
+                MfaFactor.account_id == account_id)).rowcount  # type: ignore[attr-defined]
+            session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+        if gone:
+            self._audit.record(actor, "mfa:totp:reset", subject=account_id)
+        return bool(gone)

@@ -331,3 +331,13 @@ class PasskeyService:
             raise NotFound("no such passkey", code="passkey.not_found")
         self._audit.record(account_id, "mfa:passkey:remove", subject=account_id, ip=ip,
                            extra={"passkey": passkey_id})
+
+    def remove_all(self, account_id: str, *, actor: str) -> int:
+        """Staff (helpdesk, after checking the citizen in person): remove every passkey."""
+        with self._sessions.begin() as session:
+            gone = int(session.execute(delete(Passkey).where(Passkey.account_id == account_id)
+                                       ).rowcount)  # type: ignore[attr-defined]
+        if gone:
+            self._audit.record(actor, "mfa:passkey:reset", subject=account_id,
+                               extra={"removed": gone})
+        return gone

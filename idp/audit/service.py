@@ -85,13 +85,27 @@ class AuditTrail:
             return row.seq
 
     def events(
-        self, *, tag: str | None = None, subject: str | None = None, limit: int = 100
+        self, *, tag: str | None = None, subject: str | None = None, actor: str | None = None,
+        client_id: str | None = None, since: datetime | None = None,
+        until: datetime | None = None, before_seq: int | None = None, limit: int = 100
     ) -> list[AuditEvent]:
-        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        """Newest first. ``tag`` matches as a prefix (``account:login`` finds ``…:failure``);
+        ``since``/``until`` bound the time; ``before_seq`` pages back (entries older than it)."""
+        query = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(max(1, min(limit, 1000)))
         if tag:
-            query = query.where(AuditEvent.tag.startswith(tag))
+            query = query.where(AuditEvent.tag.startswith(tag, autoescape=True))
         if subject:
             query = query.where(AuditEvent.subject == subject)
+        if actor:
+            query = query.where(AuditEvent.actor == actor)
+        if client_id:
+            query = query.where(AuditEvent.client_id == client_id)
+        if since is not None:
+            query = query.where(AuditEvent.ts >= since)
+        if until is not None:
+            query = query.where(AuditEvent.ts < until)
+        if before_seq is not None:
+            query = query.where(AuditEvent.seq < before_seq)
         with self._sessions() as session:
             return list(session.scalars(query))
 

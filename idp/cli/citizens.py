@@ -7,21 +7,23 @@ number is only ever shown masked) or by account id — :func:`find_citizen`, sha
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from idp.cli.admin import accounts
 from idp.cli.output import CliError, emit, guarded, json_option, open_services
 from idp.container import Services
+from idp.staff import Actor
+from idp.staff.roles import SECURITY_ADMIN
 from idp.store.models import Account
 
 
+def cli_actor(actor: str) -> Actor:
+    """The operator at the command line acts with every staff permission, as ``--actor``."""
+    return Actor(name=staff_actor(actor), role=SECURITY_ADMIN)
+
+
 def find_citizen(svc: Services, who: str) -> Account:
-    account = svc.accounts.find_by_username(who) or svc.accounts.get(who.strip())
-    if account is None:
-        raise CliError("no citizen with that ID number, phone number or account id")
-    return account
+    return svc.desk.find(who, cli_actor("staff"))
 
 
 def staff_actor(actor: str) -> str:
@@ -36,26 +38,18 @@ def staff_actor(actor: str) -> str:
 @json_option
 @guarded
 def accounts_show(citizen: str, as_json: bool) -> None:
-    """CITIZEN's account: status, live sessions and the last sign-in failures."""
+    """CITIZEN's account: status, second factors, live sessions, the last sign-in failures."""
     with open_services() as svc:
-        account = find_citizen(svc, citizen)
-        failures = [{"ts": e.ts.isoformat(timespec="seconds"), "ip": e.ip,
-                     "reason": (e.extra or {}).get("reason")}
-                    for e in svc.audit.events(tag="account:login:failure", subject=account.id,
-                                              limit=10)]
-        data: dict[str, Any] = {
-            "sub": account.id, "id_number": account.id_number_masked, "name": account.name,
-            "status": account.status, "sessions": len(svc.sso.for_account(account.id)),
-            "recent_failures": failures}
-    emit(as_json, data, f"{account.id_number_masked} {account.name} ({account.id}): "
-                        f"{account.status}, {data['sessions']} session(s), "
-                        f"{len(failures)} recent sign-in failure(s)")
+        view = svc.desk.view(find_citizen(svc, citizen), cli_actor("staff"))
+    emit(as_json, view.as_dict(), f"{view.id_number} {view.name} ({view.sub}): "
+                                  f"{view.status}, {view.sessions} session(s), "
+                                  f"{len(view.recent_failures)} recent sign-in failure(s)")
 
 
 def _set_status(citizen: str, status: str, actor: str, reason: str, as_json: bool) -> None:
+    who = cli_actor(actor)
     with open_services() as svc:
-        account = svc.accounts.set_status(find_citizen(svc, citizen).id, status,
-                                          actor=staff_actor(actor), reason=reason)
+        account = svc.desk.set_status(find_citizen(svc, citizen), status, who, reason=reason)
     emit(as_json, {"sub": account.id, "status": account.status},
          f"{account.id_number_masked}: {account.status}")
 
@@ -80,3 +74,21 @@ def accounts_lock(citizen: str, reason: str, actor: str, as_json: bool) -> None:
 def accounts_unlock(citizen: str, reason: str, actor: str, as_json: bool) -> None:
     """Unlock CITIZEN."""
     _set_status(citizen, "active", actor, reason, as_json)
+
+
+@accounts.command("reset-factors")
+@click.argument("citizen")
+@click.option("--verification", required=True,
+              help="How the citizen's identity was checked in person (audited).")
+@click.option("--actor", default="staff", show_default=True, help="Who (audited).")
+@json_option
+@guarded
+def accounts_reset_factors(citizen: str, verification: str, actor: str, as_json: bool) -> None:
+    """Remove CITIZEN's authenticator app and passkeys (lost phone), after a counter check."""
+    who = cli_actor(actor)
+    with open_services() as svc:
+        account = find_citizen(svc, citizen)
+        removed = svc.desk.reset_factors(account, who, verification=verification)
+    emit(as_json, {"sub": account.id, "removed": removed},
+         f"{account.id_number_masked}: removed {removed['totp']} authenticator app(s), "
+         f"{removed['passkeys']} passkey(s)")

@@ -14,6 +14,7 @@ from idp.cli.logout import logout
 from idp.cli.output import CliError
 from idp.cli.serve import serve
 from idp.cli.sessions import sessions
+from idp.cli.staff import staff
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,6 +34,7 @@ cli.add_command(delegations)
 cli.add_command(logout)
 cli.add_command(identity)
 cli.add_command(sessions)
+cli.add_command(staff)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,18 +9,11 @@ that took part told by back-channel logout, audited with ``by: staff``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 import click
 
-from idp.cli.citizens import find_citizen, staff_actor
+from idp.cli.citizens import cli_actor, find_citizen
 from idp.cli.output import CliError, emit, guarded, json_option, open_services
-from idp.sessions.ending import session_ref
-
-
-def _when(ts: int | float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
+from idp.errors import NotFound
 
 
 @click.group()
@@ -36,11 +29,7 @@ def sessions_list(citizen: str, as_json: bool) -> None:
     """The live sessions of CITIZEN (ID number, phone number or account id)."""
     with open_services() as svc:
         account = find_citizen(svc, citizen)
-        rows: list[dict[str, Any]] = [{
-            "ref": session_ref(s.sid), "created": _when(s.created_at),
-            "auth_time": _when(s.auth_time), "acr": s.acr, "amr": list(s.amr),
-            "clients": dict(sorted(s.clients.items()))}
-            for s in sorted(svc.sso.for_account(account.id), key=lambda s: s.created_at)]
+        rows = svc.desk.sessions(account, cli_actor("staff"))
     head = f"{account.id_number_masked} {account.name}: {len(rows)} session(s)"
     lines = [f"{r['ref']}  {r['acr'] or '-'}  since {r['created']}  "
              f"{', '.join(f'{c} ({ch})' for c, ch in r['clients'].items()) or 'browser only'}"
@@ -61,14 +50,14 @@ def sessions_end(citizen: str, ref: str | None, end_all: bool, actor: str,
     """End one session (--ref) or all (--all) of CITIZEN: tokens revoked, portals told."""
     if (ref is None) == (not end_all):
         raise CliError("give either --ref REF or --all")
-    staff = staff_actor(actor)
+    who = cli_actor(actor)
     with open_services() as svc:
         account = find_citizen(svc, citizen)
-        targets = [s for s in svc.sso.for_account(account.id)
-                   if end_all or session_ref(s.sid) == ref]
-        if not targets:
+        try:
+            ended = svc.desk.end_sessions(account, who, ref=None if end_all else ref)
+        except NotFound:
+            raise CliError("no such session of this citizen (see `idp sessions list`)") from None
+        if not ended and not end_all:
             raise CliError("no such session of this citizen (see `idp sessions list`)")
-        ended = [s for s in targets if svc.session_ending.end(
-            s.sid, by="staff", actor=staff, reason="staff") is not None]
-    emit(as_json, {"sub": account.id, "ended": [session_ref(s.sid) for s in ended]},
+    emit(as_json, {"sub": account.id, "ended": ended},
          f"ended {len(ended)} session(s) of {account.id_number_masked}")

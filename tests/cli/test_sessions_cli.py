@@ -93,3 +93,23 @@ def test_lock_bad_input_changes_nothing(run, world):
     assert_one_line_error(run("accounts", "lock", citizen.sub, "--actor", ""), "--actor")
     assert svc.accounts.get(citizen.sub).status == "active"
     assert len(svc.sso.for_account(citizen.sub)) == 2
+
+
+def test_reset_factors_after_a_counter_check(run, world):
+    svc, citizen, browser, app = world
+    import pyotp
+
+    enrolment = svc.mfa.enrol(citizen.sub, label="x")
+    svc.mfa.confirm(citizen.sub, pyotp.TOTP(enrolment.secret).now())
+    assert_one_line_error(run("accounts", "reset-factors", citizen.phone, "--verification",
+                              "ok"), "say how the citizen's identity was checked")
+    assert svc.mfa.has_totp(citizen.sub)  # refused: nothing removed
+    done = json.loads(run("accounts", "reset-factors", citizen.id_number, "--verification",
+                          f"ID card seen at counter 3, {citizen.id_number}", "--actor",
+                          "clerk-9", "--json").stdout)
+    assert done["removed"] == {"totp": 1, "passkeys": 0}
+    assert not svc.mfa.has_totp(citizen.sub)
+    [event] = svc.audit.events(tag="account:factors:reset")
+    assert event.actor == "staff:clerk-9" and citizen.id_number not in json.dumps(event.extra)
+    assert "[ID number removed]" in event.extra["verification"]
+    assert svc.sso.get(app.sid) is None  # a session that stood on the factor is gone
