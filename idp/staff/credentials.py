@@ -171,8 +171,9 @@ class ConsoleSessions:
         if not isinstance(data, dict):
             return None
         now = self._clock()
-        left = self._absolute - (now - float(data["created_at"]))
-        if left <= 0 or now - float(data.get("seen_at", data["created_at"])) > self._idle:
+        created = float(data["created_at"])
+        left = self._absolute - (now - created)
+        if left <= 0 or now - float(data.get("seen_at") or created) > self._idle:
             self._store.delete(key)
             return None
         if self._store.replace(key, {**data, "seen_at": now}):
