@@ -1,5 +1,6 @@
-"""Re-keying: move every ``accounts`` ID number and every ``mfa_factors`` TOTP secret (sealed
-by the same vault, associated data ``mfa:totp:<account id>``) to the current data key.
+"""Re-keying: move every ``accounts`` ID number and every TOTP secret — citizens'
+(``mfa_factors``, associated data ``mfa:totp:<account id>``) and staff's (``staff_accounts``,
+``staff:totp:<staff id>``), sealed by the same vault — to the current data key.
 
 The vault (:mod:`idp.identity.vault`) names its data key in every blob, and ``accounts`` keeps
 that key id in ``id_number_key``. Re-keying is therefore a walk over the rows whose key id is
@@ -40,7 +41,8 @@ from idp.errors import KeyMaterialError
 from idp.identity.keyring import add_data_key, reload_data_keys
 from idp.identity.protector import IdNumberProtector
 from idp.identity.vault import key_header
-from idp.store.models import Account, MfaFactor
+from idp.staff.accounts import totp_associated_data as staff_totp_data
+from idp.store.models import Account, MfaFactor, StaffAccount
 
 DEFAULT_BATCH = 200
 NOT_LOADED = "(not loaded)"  # KeyStatus.secrets_per_key: TOTP secrets under no loaded key
@@ -109,12 +111,17 @@ class IdentityRekey:
             rows = session.execute(
                 select(Account.id_number_key, func.count()).group_by(Account.id_number_key)
             ).all()
+            staff_secret = StaffAccount.totp_secret_enc
             for key in loaded:  # a handful of keys: one indexed-free count each
                 n = int(session.scalar(select(func.count()).select_from(MfaFactor)
                                        .where(_sealed_with(key))) or 0)
+                n += int(session.scalar(select(func.count()).select_from(StaffAccount)
+                                        .where(_sealed_with(key, staff_secret))) or 0)
                 if n:
                     secrets[key] = n
             total = int(session.scalar(select(func.count()).select_from(MfaFactor)) or 0)
+            total += int(session.scalar(select(func.count()).select_from(StaffAccount)
+                                        .where(staff_secret.is_not(None))) or 0)
         if total > sum(secrets.values()):
             secrets[NOT_LOADED] = total - sum(secrets.values())
         return KeyStatus(current_key=self._vault.current_key_id, loaded_keys=loaded,
@@ -181,6 +188,11 @@ class IdentityRekey:
                 after_factor = factors[-1][0]
                 if on_batch is not None:
                     on_batch(len(factors))
+            if max_batches is None or batches < max_batches:  # staff: a small table, one pass
+                staff_rows = self._next_staff(target)
+                moved = self._write_staff(staff_rows)
+                secrets_rewrapped += moved
+                secrets_skipped += len(staff_rows) - moved
         except BaseException as exc:
             self._audit.record(actor, "identity:rekey:failure", extra={
                 "target_key": target, "rewrapped": rewrapped, "skipped": skipped,
@@ -249,6 +261,31 @@ class IdentityRekey:
             out.append((factor_id, blob, new_blob))
         return out
 
+    def _next_staff(self, target: str) -> list[tuple[str, bytes, bytes]]:
+        """(id, old blob, new blob) of every staff TOTP secret not under ``target``."""
+        column = StaffAccount.totp_secret_enc
+        with self._sessions() as session:
+            rows = session.execute(select(StaffAccount.id, column).where(
+                column.is_not(None), ~_sealed_with(target, column))).all()
+        out: list[tuple[str, bytes, bytes]] = []
+        for staff_id, blob in rows:
+            assert blob is not None  # noqa: S101 — selected IS NOT NULL
+            new_blob = self._vault.rewrap(blob, associated_data=staff_totp_data(staff_id))
+            out.append((staff_id, blob, new_blob))
+        return out
+
+    def _write_staff(self, rows: list[tuple[str, bytes, bytes]]) -> int:
+        moved = 0
+        with self._sessions.begin() as session:
+            for staff_id, old_blob, new_blob in rows:
+                result = session.execute(
+                    update(StaffAccount)
+                    .where(StaffAccount.id == staff_id, StaffAccount.totp_secret_enc == old_blob)
+                    .values(totp_secret_enc=new_blob)
+                    .execution_options(synchronize_session=False))
+                moved += int(getattr(result, "rowcount", 0) or 0)
+        return moved
+
     def _write_factors(self, rows: list[tuple[int, bytes, bytes]]) -> int:
         """One short transaction; a factor whose secret changed meanwhile is left alone."""
         moved = 0
@@ -263,8 +300,8 @@ class IdentityRekey:
         return moved
 
 
-def _sealed_with(key_id: str) -> ColumnElement[bool]:
-    """``mfa_factors.secret_enc`` was sealed with ``key_id``: its blob starts with that key's
+def _sealed_with(key_id: str, column: Any = MfaFactor.secret_enc) -> ColumnElement[bool]:
+    """``column`` (a TOTP secret) was sealed with ``key_id``: its blob starts with that key's
     header (``substr`` on a BLOB / bytea counts bytes in SQLite and PostgreSQL alike)."""
     header = key_header(key_id)
-    return func.substr(MfaFactor.secret_enc, 1, len(header)) == header
+    return func.substr(column, 1, len(header)) == header

@@ -296,3 +296,19 @@ def test_a_running_server_reads_secrets_rekeyed_by_another_process(
     assert services.protector.vault.current_key_id == new_key
     assert services.accounts.reveal_id_number(
         services.accounts.get(citizens[1].sub)) == citizens[1].id_number  # type: ignore[arg-type]
+
+
+def test_staff_totp_secrets_move_too_and_staff_still_sign_in(
+        services: Services, citizens: list[Citizen]) -> None:
+    """Staff TOTP secrets are sealed by the same vault: a re-key moves them as well, so the
+    old data key can be retired without locking the security staff out of the console."""
+    password = "staff-Password-2026!"  # noqa: S105 — test data
+    enrolment = services.staff.create("admin", "管理员", "security_admin", password,
+                                      actor="test")
+    service = rekeyer(services)
+    old_key = services.protector.vault.current_key_id
+    assert service.status().secrets_per_key == {old_key: 1}
+    report = service.rekey(new_key=True)
+    assert report.complete and report.secrets_rewrapped == 1
+    assert service.status().secrets_per_key == {report.target_key: 1}
+    assert services.staff.authenticate("admin", password, pyotp.TOTP(enrolment.secret).now())
