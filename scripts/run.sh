@@ -75,6 +75,10 @@ print(f" 示例部门门户 website portal    open this →     http://localhost
 print(f" 小程序后端 mini-program backend                http://localhost:{mini}")
 print(f" 后台通道退出 logout listeners  app http://127.0.0.1:{app_listen}, "
       f"counter http://127.0.0.1:{counter_listen}")
+staff = demo["staff"]
+print(f" 安全管理控制台 staff console  http://localhost:{idp}/console — {staff['username']} / "
+      f"{staff['password']}, code:")
+print(f"   .venv/bin/python -c 'import pyotp; print(pyotp.TOTP(\"{staff['totp_secret']}\").now())'")
 print(" Demo citizens (sign in with the ID number or the phone number):")
 for c in demo["citizens"]:
     print(f"   {c['name']}  ID {c['id_number']}  phone {c['phone']}  password {c['password']}")

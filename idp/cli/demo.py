@@ -20,12 +20,16 @@ from typing import Any
 import click
 
 from idp.accounts.services import Registration
-from idp.cli.output import emit, guarded, json_option, open_services
+from idp.cli.output import CliError, emit, guarded, json_option, open_services
 from idp.clients import NewClient
+from idp.container import Services
 from idp.errors import Conflict
 from idp.oidc.id_card import id_card_allowed
+from idp.staff.roles import SECURITY_ADMIN
 
 DEMO_PASSWORD = "Demo-2026-gov"  # noqa: S105 — published demo credential, development only
+DEMO_STAFF = "demo-admin"
+DEMO_STAFF_PASSWORD = "Demo-Staff-2026"  # noqa: S105 — published demo credential, development only
 DEMO_CITIZENS = (
     ("11010519491231002X", "张三", "13800138000"),
     ("44030519900101123X", "李四", "13800138001"),
@@ -66,6 +70,19 @@ def _demo_clients(logout_uris: bool = True) -> list[NewClient]:
     return [dataclasses.replace(c, backchannel_logout_uri=None) for c in clients]
 
 
+def _demo_staff(svc: Services) -> dict[str, str]:
+    """The demo security admin of the console: a new TOTP secret at every seeding (like the
+    demo clients' secrets), written only to the 0600 credentials file."""
+    existing = [m for m in svc.staff.list() if m.username == DEMO_STAFF]
+    if existing:
+        enrolment = svc.staff.reset_totp(existing[0].id, actor="seed-demo")
+    else:
+        enrolment = svc.staff.create(DEMO_STAFF, "演示安全管理员", SECURITY_ADMIN,
+                                     DEMO_STAFF_PASSWORD, actor="seed-demo")
+    return {"username": DEMO_STAFF, "password": DEMO_STAFF_PASSWORD, "role": SECURITY_ADMIN,
+            "totp_secret": enrolment.secret}
+
+
 @click.command("seed-demo")
 @click.option("--logout-uris/--no-logout-uris", default=True, show_default=True,
               help="Register the demo clients' back-channel logout listeners (ports 5001-5004). "
@@ -73,8 +90,12 @@ def _demo_clients(logout_uris: bool = True) -> list[NewClient]:
 @json_option
 @guarded
 def seed_demo(logout_uris: bool, as_json: bool) -> None:
-    """Load demo citizens and one demo client per channel (development)."""
+    """Load demo citizens, one demo client per channel and a demo security admin
+    (development)."""
     with open_services() as svc:
+        if svc.settings.production:
+            raise CliError("seed-demo loads published demo passwords: it refuses to run in "
+                           "production mode")
         csv = "id_number,name\n" + "".join(f"{n},{name}\n" for n, name, _ in DEMO_CITIZENS)
         svc.table_registry.import_csv(csv)
         citizens = []
@@ -110,12 +131,13 @@ def seed_demo(logout_uris: bool, as_json: bool) -> None:
                                        "client_secret": secret,
                                        "redirect_uris": list(record.redirect_uris),
                                        "backchannel_logout_uri": record.backchannel_logout_uri}
+        staff = _demo_staff(svc)
     out = Path(svc.settings.data_dir) / "demo-clients.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"issuer": svc.settings.issuer, "clients": clients, "citizens": citizens},
-                  fh, ensure_ascii=False, indent=2)
+        json.dump({"issuer": svc.settings.issuer, "clients": clients, "citizens": citizens,
+                   "staff": staff}, fh, ensure_ascii=False, indent=2)
     emit(as_json, {"citizens": len(citizens), "clients": sorted(clients),
                    "credentials_file": str(out)},
          f"demo data ready: {len(citizens)} citizens, clients {', '.join(sorted(clients))}; "

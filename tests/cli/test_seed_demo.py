@@ -104,3 +104,39 @@ def test_no_logout_uris_leaves_the_demo_clients_without_listeners(run, tmp_path)
     """Test servers seed with --no-logout-uris: their sign-outs never reach a running demo."""
     assert run("seed-demo", "--no-logout-uris").returncode == 0
     assert {c["backchannel_logout_uri"] for c in demo_clients(tmp_path).values()} == {None}
+
+
+def test_demo_security_admin_gets_a_fresh_second_factor_at_every_seeding(run, tmp_path):
+    import pyotp
+
+    from idp.cli.demo import DEMO_STAFF, DEMO_STAFF_PASSWORD
+    from idp.config import load_settings
+    from idp.container import build_services
+
+    assert run("seed-demo").returncode == 0
+    first = json.loads((tmp_path / "var" / "demo-clients.json").read_text())["staff"]
+    assert run("seed-demo").returncode == 0
+    second = json.loads((tmp_path / "var" / "demo-clients.json").read_text())["staff"]
+    assert first["username"] == DEMO_STAFF and first["totp_secret"] != second["totp_secret"]
+    svc = build_services(load_settings({
+        "IDP_DATABASE_URL": run.db_url, "IDP_DATA_DIR": str(tmp_path / "var"),
+        "IDP_KEYS_DIR": str(tmp_path / "keys")}))
+    try:
+        member = svc.staff.authenticate(DEMO_STAFF, DEMO_STAFF_PASSWORD,
+                                        pyotp.TOTP(second["totp_secret"]).now())
+        assert member.role == "security_admin" and len(svc.staff.list()) == 1
+    finally:
+        svc.close()
+
+
+def test_seed_demo_refuses_production(tmp_path, db_url):
+    from tests.cli.test_cli import assert_one_line_error
+    from tests.fixtures.cli import run_idp
+
+    env = {"IDP_DATABASE_URL": db_url, "IDP_DATA_DIR": str(tmp_path / "var"),
+           "IDP_KEYS_DIR": str(tmp_path / "keys"), "IDP_MODE": "production",
+           "IDP_SECRET_KEY": "p" * 40, "IDP_SMS_BACKEND": "none", "IDP_FACE_BACKEND": "none"}
+    assert run_idp(["init"], env=env, cwd=tmp_path).returncode == 0
+    assert_one_line_error(run_idp(["seed-demo"], env=env, cwd=tmp_path),
+                          "refuses to run in production")
+    assert not (tmp_path / "var" / "demo-clients.json").exists()
