@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from sqlalchemy import create_engine
 
 from tests.cli.test_cli import assert_one_line_error
@@ -40,6 +41,32 @@ def test_anchor_then_a_clean_truncation_is_named(run, tmp_path):
     assert report["broken_at"] == keep + 1 and "truncated" in report["reason"]
     text = run("audit", "verify")
     assert text.returncode == 1 and f"BROKEN at entry {keep + 1}" in text.stdout
+
+
+@pytest.mark.parametrize("tamper", ["edit", "delete", "reorder"])
+def test_verify_names_the_first_tampered_entry_and_exits_1(run, tamper):
+    for n in range(4):
+        assert run("clients", "create", "--name", f"Portal {n}", "--channel", "website",
+                   "--redirect-uri", f"https://p{n}.example.gov.cn/cb").returncode == 0
+    seqs = [e["seq"] for e in map(json.loads, run("audit", "export").stdout.splitlines())]
+    a, b = seqs[-3], seqs[-2]
+    if tamper == "edit":  # an insider rewrites what an entry says
+        _sql(run, f"UPDATE audit_events SET actor = 'someone-else' WHERE seq = {a}")  # noqa: S608
+        where, why = a, "altered"
+    elif tamper == "delete":  # an entry disappears from the middle
+        _sql(run, f"DELETE FROM audit_events WHERE seq = {a}")  # noqa: S608
+        where, why = b, "removed or reordered"
+    else:  # two entries swap places (their contents; the sequence numbers stay)
+        _sql(run, f"UPDATE audit_events SET seq = -1 WHERE seq = {a}",  # noqa: S608
+             f"UPDATE audit_events SET seq = {a} WHERE seq = {b}",  # noqa: S608
+             f"UPDATE audit_events SET seq = {b} WHERE seq = -1")  # noqa: S608
+        where, why = a, "removed or reordered"
+    result = run("audit", "verify", "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["broken_at"] == where and why in report["reason"]
+    text = run("audit", "verify")
+    assert text.returncode == 1 and f"BROKEN at entry {where}" in text.stdout
 
 
 def test_export_writes_json_lines_with_the_hashes(run):
