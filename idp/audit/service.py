@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit.anchors import Anchor
 from idp.audit.chain import GENESIS_HASH, link_hash, micros, scrub
+from idp.audit.context import request_ip
 from idp.clock import Clock, system_clock, to_datetime
 from idp.store.models import AuditEvent, AuditHead
 
@@ -72,7 +73,7 @@ class AuditTrail:
                 actor=str(scrub(actor))[:100],
                 subject=None if subject is None else str(scrub(subject))[:100],
                 client_id=client_id,
-                ip=ip,
+                ip=ip if ip is not None else request_ip.get(),
                 extra=scrub(extra or {}),
                 prev_hash=head.hash,
                 hash="pending",
