@@ -1,54 +1,45 @@
-"""Private key files under ``IDP_KEYS_DIR/signing``: PEM, mode 0600, directory 0700."""
+"""Legacy private key files: ``IDP_KEYS_DIR/signing/<kid>.pem`` (mode 0600, directory 0700).
+
+Keys made before migration 0007 kept their private part only in a PEM file on each node. They
+still load from it while ``signing_keys.private_enc`` is NULL; ``idp init`` seals them into the
+database (:meth:`idp.keys.service.KeyService.import_legacy_keys`). New keys never get a file.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from joserfc.jwk import ECKey, RSAKey
-
 from idp.errors import KeyMaterialError
-
-PrivateKey = RSAKey | ECKey
+from idp.keys.material import PrivateKey, key_class
 
 
 def signing_dir(keys_dir: Path) -> Path:
     return keys_dir / "signing"
 
 
-def generate(alg: str) -> PrivateKey:
-    if alg == "RS256":
-        return RSAKey.generate_key(2048, private=True)
-    if alg == "ES256":
-        return ECKey.generate_key("P-256", private=True)
-    raise KeyMaterialError(f"unsupported signing algorithm {alg!r}: use RS256 or ES256")
+def pem_path(keys_dir: Path, kid: str) -> Path:
+    return signing_dir(keys_dir) / f"{kid}.pem"
 
 
-def write_private(keys_dir: Path, kid: str, key: PrivateKey) -> Path:
-    directory = signing_dir(keys_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    os.chmod(directory, 0o700)
-    path = directory / f"{kid}.pem"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(key.as_pem(private=True))
-    return path
+def has_private(keys_dir: Path, kid: str) -> bool:
+    return pem_path(keys_dir, kid).is_file()
 
 
 def read_private(keys_dir: Path, kid: str, alg: str) -> PrivateKey:
-    path = signing_dir(keys_dir) / f"{kid}.pem"
+    path = pem_path(keys_dir, kid)
     try:
         pem = path.read_bytes()
     except FileNotFoundError:
         raise KeyMaterialError(
             f"private key file for kid {kid} is missing ({path}); restore it from the key "
-            "backup (docs/runbooks/key-rotation.md)"
+            "backup, or run `idp init` on a node that has it to move it into the database "
+            "(docs/runbooks/key-rotation.md)"
         ) from None
-    key_cls = RSAKey if alg == "RS256" else ECKey
-    return key_cls.import_key(pem)
+    try:
+        return key_class(alg).import_key(pem)
+    except ValueError:
+        raise KeyMaterialError(f"private key file {path} is not a {alg} PEM key") from None
 
 
 def delete_private(keys_dir: Path, kid: str) -> None:
-    path = signing_dir(keys_dir) / f"{kid}.pem"
-    if path.exists():
-        path.unlink()
+    pem_path(keys_dir, kid).unlink(missing_ok=True)

@@ -115,7 +115,7 @@ class TokenService:
         self._alg = access_alg
         self._policies = policies
         self._clock = clock
-        self._verify_keys: tuple[float, KeySet] | None = None
+        self._verify_keys: tuple[object, KeySet] | None = None  # (the ring it came from, keys)
 
     # -- issuing ------------------------------------------------------------------------
     def issue(self, ctx: IssueContext) -> dict[str, Any]:
@@ -184,6 +184,7 @@ class TokenService:
             access_expires_at=to_datetime(access_exp),
             refresh_expires_at=to_datetime(refresh_exp) if refresh else None,
             session_expires_at=to_datetime(session_end) if session_end is not None else None,
+            kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
         with self._sessions.begin() as session:
             session.add(row)
@@ -193,8 +194,8 @@ class TokenService:
     def verification_keys(self) -> KeySet:
         ring = self._keys.ring()
         cached = self._verify_keys
-        if cached is None or cached[0] != ring.loaded_at:
-            cached = (ring.loaded_at, KeySet.import_key_set(ring.jwks))  # type: ignore[arg-type]
+        if cached is None or cached[0] is not ring:
+            cached = (ring, KeySet.import_key_set(ring.jwks))  # type: ignore[arg-type]
             self._verify_keys = cached
         return cached[1]
 
@@ -331,6 +332,11 @@ class TokenService:
         if not families:
             return 0
         return self._revoke_where(or_(*(Token.family_id == f for f in families)), reason=reason)
+
+    def revoke_by_kid(self, kid: str, reason: str = "key_revoked") -> int:
+        """Every issuance whose access token ``kid`` signed, with its refresh token (an
+        emergency key revoke, idp.keys.lifecycle)."""
+        return self._revoke_where(Token.kid == kid, reason=reason)
 
     def revoke_sid(self, sid: str, *, reason: str = "logout") -> int:
         return self._revoke_where(Token.sid == sid, reason=reason)

@@ -87,7 +87,8 @@ def jwks() -> Response:
         body = ring.jwks_bytes
         etag = ring.etag
 
-    return _static(_Doc, 300)
+    # Cache-Control follows [keys] overlap: every RP refetches well before a next key signs.
+    return _static(_Doc, services().settings.keys.jwks_max_age)
 
 
 def _request_key() -> str:
