@@ -1,16 +1,18 @@
-"""Administrative commands: init, registry import, accounts, clients, keys, audit."""
+"""Administrative commands: init, registry import, accounts, clients, audit."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
 from idp.accounts.services import Registration
 from idp.audit.anchors import AnchorLog, MalformedAnchors
 from idp.cli.output import CliError, emit, guarded, json_option, open_services, read_stdin_secret
-from idp.clients import NewClient
+from idp.clients import CHANNEL_NAMES, ClientRecord, NewClient
+from idp.clock import as_aware
 from idp.store import migrate
 
 
@@ -21,10 +23,12 @@ def init(as_json: bool) -> None:
     """Create or migrate the schema; create signing and identity keys if missing."""
     with open_services(create_keys=True) as svc:
         migrate.upgrade(svc.engine)
+        imported = svc.keys.import_legacy_keys()  # PEM files of keys made before 0007
         created = svc.keys.ensure_keys()
         revision = migrate.current_revision(svc.engine)
-    emit(as_json, {"revision": revision, "created_keys": created},
-         f"schema at revision {revision}; created keys: {', '.join(created) or 'none'}")
+    emit(as_json, {"revision": revision, "created_keys": created, "imported_keys": imported},
+         f"schema at revision {revision}; created keys: {', '.join(created) or 'none'}"
+         + (f"; sealed into the database: {', '.join(imported)}" if imported else ""))
 
 
 @click.group()
@@ -188,20 +192,125 @@ def clients_allow_in_person(client_id: str, revoke: bool, as_json: bool) -> None
                         f"{'no longer allowed' if revoke else 'allowed'}")
 
 
-@click.group()
-def keys() -> None:
-    """Signing keys."""
+def _staff(actor: str) -> str:
+    from idp.cli.citizens import staff_actor  # citizens imports this module
+
+    return staff_actor(actor)
 
 
-@keys.command("list")
+_actor_option = click.option("--actor", default="staff", show_default=True,
+                             help="Who does it (audited as staff:ACTOR).")
+
+
+def _client_data(record: ClientRecord) -> dict[str, Any]:
+    return {"client_id": record.client_id, "name": record.name, "channel": record.channel,
+            "status": record.status, "redirect_uris": list(record.redirect_uris),
+            "post_logout_redirect_uris": list(record.post_logout_redirect_uris),
+            "scopes": list(record.scopes), "skip_consent": record.skip_consent,
+            "id_card_allowed": bool(record.extra.get("id_card_allowed")),
+            "in_person_check": bool(record.extra.get("in_person_check"))}
+
+
+@clients.command("initial-token")
+@click.option("--label", default="command line", show_default=True,
+              help="Whom it is for (listed and audited; never secret).")
+@click.option("--ttl", type=click.IntRange(60, 90 * 86400),
+              help="Seconds it stays valid (default: [registration] initial_token_ttl).")
+@click.option("--uses", type=click.IntRange(1, 100), default=1, show_default=True,
+              help="How many clients it may register.")
+@_actor_option
 @json_option
 @guarded
-def keys_list(as_json: bool) -> None:
+def clients_initial_token(label: str, ttl: int | None, uses: int, actor: str,
+                          as_json: bool) -> None:
+    """An initial access token for dynamic registration (RFC 7591), printed once: a department
+    registers its client with it at <issuer>/register, and staff then approve the client."""
+    who = _staff(actor)
     with open_services() as svc:
-        rows = [{"kid": k.kid, "alg": k.alg, "state": k.state,
-                 "created_at": k.created_at.isoformat()} for k in svc.keys.list_keys()]
-    emit(as_json, {"keys": rows},
-         "\n".join(f"{r['kid']}  {r['alg']}  {r['state']}  {r['created_at']}" for r in rows))
+        token, row = svc.initial_tokens.issue(
+            label=label, ttl=ttl or svc.settings.registration.initial_token_ttl,
+            max_uses=uses, actor=who)
+        endpoint = f"{svc.settings.issuer}/register"
+    expires = as_aware(row.expires_at).isoformat(timespec="seconds")
+    emit(as_json, {"token": token, "id": row.id, "label": row.label, "expires_at": expires,
+                   "max_uses": row.max_uses, "registration_endpoint": endpoint},
+         f"initial access token (shown once): {token}\n"
+         f"id {row.id}, {uses} registration(s) at {endpoint} until {expires}")
+
+
+@clients.command("list")
+@click.option("--status", type=click.Choice(["pending", "active", "suspended"]),
+              help="Only these (pending: registrations waiting for approval).")
+@json_option
+@guarded
+def clients_list(status: str | None, as_json: bool) -> None:
+    """Every client, oldest first."""
+    with open_services() as svc:
+        rows = [_client_data(r) for r in svc.clients.list(status=status)]
+    emit(as_json, {"clients": rows},
+         "\n".join(f"{r['client_id']}  {r['status']}  {r['channel']}  {r['name']}"
+                   for r in rows) or "no clients")
+
+
+@clients.command("approve")
+@click.argument("client_id")
+@_actor_option
+@json_option
+@guarded
+def clients_approve(client_id: str, actor: str, as_json: bool) -> None:
+    """Approve CLIENT_ID, a dynamic registration waiting for it: from now on it may sign
+    citizens in and get tokens."""
+    who = _staff(actor)
+    with open_services() as svc:
+        record = svc.clients.approve(client_id, actor=who)
+    emit(as_json, _client_data(record), f"{record.client_id}: {record.status}")
+
+
+@clients.command("update")
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Replaces the redirect URIs (repeat for several).")
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True,
+              help="Replaces the post-logout redirect URIs (repeat for several).")
+@click.option("--scope", "scopes", multiple=True,
+              help="Replaces the allowed scopes (repeat, or space-separated).")
+@click.option("--channel", type=click.Choice(CHANNEL_NAMES),
+              help="Another channel of the same client type (public or confidential).")
+@click.option("--skip-consent/--no-skip-consent", default=None,
+              help="First-party portal: no consent page.")
+@_actor_option
+@json_option
+@guarded
+def clients_update(client_id: str, name: str | None, redirect_uris: tuple[str, ...],
+                   post_logout: tuple[str, ...], scopes: tuple[str, ...], channel: str | None,
+                   skip_consent: bool | None, actor: str, as_json: bool) -> None:
+    """Change CLIENT_ID: each option given replaces that field, checked as at registration."""
+    scope_list = tuple(s for item in scopes for s in item.split())
+    if not (name or redirect_uris or post_logout or scope_list or channel) \
+            and skip_consent is None:
+        raise CliError("nothing to change: give at least one option (see --help)")
+    who = _staff(actor)
+    with open_services() as svc:
+        record = svc.clients.update(
+            client_id, actor=who, name=name, redirect_uris=redirect_uris or None,
+            post_logout_redirect_uris=post_logout or None, scopes=scope_list or None,
+            channel=channel, skip_consent=skip_consent)
+    emit(as_json, _client_data(record), f"{record.client_id}: updated")
+
+
+@clients.command("delete")
+@click.argument("client_id")
+@_actor_option
+@json_option
+@guarded
+def clients_delete(client_id: str, actor: str, as_json: bool) -> None:
+    """Delete CLIENT_ID: its tokens stop working at once; its consents and queued logouts go
+    with it."""
+    who = _staff(actor)
+    with open_services() as svc:
+        svc.clients.delete(client_id, actor=who)
+    emit(as_json, {"client_id": client_id, "deleted": True}, f"{client_id}: deleted")
 
 
 @click.group()

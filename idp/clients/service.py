@@ -1,4 +1,5 @@
-"""Client registry service: register relying parties, look them up (cached), check secrets.
+"""Client registry service: register relying parties, look them up (cached), check secrets;
+the staff's approval of dynamic registrations (``pending`` until then), edits and deletion.
 
 Client secrets are generated here (256 random bits) and stored as a SHA-256 digest compared in
 constant time — never with argon2 (DESIGN.md §4: that would cap the token endpoint).
@@ -6,13 +7,10 @@ constant time — never with argon2 (DESIGN.md §4: that would cap the token end
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 import threading
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,18 +18,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.audit import AuditTrail
-from idp.clients.channels import CHANNEL_NAMES, ChannelPolicies
+from idp.clients.channels import CHANNEL_NAMES, ChannelPolicies, ChannelProfile
+from idp.clients.records import ClientRecord, NewClient, secret_digest
 from idp.clients.redirects import check_redirect_uri
 from idp.clients.sectors import Fetch, fetch_document, subject_settings
 from idp.clock import Clock, system_clock, to_datetime
 from idp.errors import Conflict, NotFound, ValidationError
 from idp.store.models import Client
 
+__all__ = ["KNOWN_SCOPES", "STATUSES", "ClientRecord", "ClientService", "NewClient",
+           "secret_digest"]
+
 KNOWN_SCOPES = ("openid", "profile", "phone", "email", "address", "offline_access")
-
-
-def secret_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+STATUSES = ("pending", "active", "suspended")  # pending: registered, waiting for staff approval
+_SUBJECT_KEYS = ("subject_type", "sector", "sector_identifier_uri")  # in extra (sectors.py)
 
 
 def _origin(uri: str) -> tuple[str, str, int | None]:
@@ -46,76 +46,6 @@ def _check_frontchannel_origin(uri: str | None, redirect_uris: Iterable[str]) ->
         raise ValidationError("the front-channel logout URI must have the scheme, host and port "
                               "of one of the client's redirect URIs",
                               code="client.frontchannel_logout_uri")
-
-
-@dataclass(frozen=True)
-class NewClient:
-    name: str
-    channel: str
-    redirect_uris: tuple[str, ...] = ()
-    post_logout_redirect_uris: tuple[str, ...] = ()
-    backchannel_logout_uri: str | None = None
-    frontchannel_logout_uri: str | None = None
-    scopes: tuple[str, ...] = ()
-    skip_consent: bool = False
-    id_token_signed_response_alg: str | None = None  # None: settings keys.id_token_alg
-    client_id: str | None = None
-    subject_type: str | None = None  # "public" (default) or "pairwise" (idp.clients.sectors)
-    sector_identifier_uri: str | None = None
-
-
-@dataclass(frozen=True)
-class ClientRecord:
-    """An immutable snapshot of a client, safe to cache and share between threads."""
-
-    client_id: str
-    name: str
-    channel: str
-    client_type: str
-    token_endpoint_auth_method: str
-    redirect_uris: tuple[str, ...]
-    post_logout_redirect_uris: tuple[str, ...]
-    backchannel_logout_uri: str | None
-    grant_types: tuple[str, ...]
-    scopes: tuple[str, ...]
-    id_token_signed_response_alg: str
-    skip_consent: bool
-    status: str
-    secret_digest: str | None = field(repr=False, default=None)
-    frontchannel_logout_uri: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def is_public(self) -> bool:
-        return self.client_type == "public"
-
-    def check_secret(self, secret: str, now: float | None = None) -> bool:
-        """The current secret — or, until its grace period ends, the one it replaced
-        (``extra["previous_secret"]``, :meth:`ClientService.rotate_secret`)."""
-        if not self.secret_digest or not secret:
-            return False
-        digest = secret_digest(secret)
-        if hmac.compare_digest(self.secret_digest, digest):
-            return True
-        previous = self.extra.get("previous_secret") or {}
-        until = float(previous.get("until", 0))
-        return bool(previous.get("digest")) and (time.time() if now is None else now) < until \
-            and hmac.compare_digest(str(previous["digest"]), digest)
-
-    @classmethod
-    def from_row(cls, row: Client) -> ClientRecord:
-        return cls(
-            client_id=row.client_id, name=row.name, channel=row.channel,
-            client_type=row.client_type, token_endpoint_auth_method=row.token_endpoint_auth_method,
-            redirect_uris=tuple(row.redirect_uris or ()),
-            post_logout_redirect_uris=tuple(row.post_logout_redirect_uris or ()),
-            backchannel_logout_uri=row.backchannel_logout_uri,
-            grant_types=tuple(row.grant_types or ()), scopes=tuple(row.scopes or ()),
-            id_token_signed_response_alg=row.id_token_signed_response_alg,
-            skip_consent=row.skip_consent, status=row.status,
-            secret_digest=row.secret_digest, extra=dict(row.extra or {}),
-            frontchannel_logout_uri=row.frontchannel_logout_uri,
-        )
 
 
 class ClientService:
@@ -136,9 +66,49 @@ class ClientService:
         self._cache: dict[str, tuple[float, ClientRecord | None]] = {}
         self._lock = threading.Lock()
 
-    def create(self, new: NewClient, *, actor: str = "cli") -> tuple[ClientRecord, str | None]:
+    def create(self, new: NewClient, *, actor: str = "cli", status: str = "active",
+               extra: dict[str, Any] | None = None,
+               within: Callable[[Session], object] | None = None,
+               ) -> tuple[ClientRecord, str | None]:
         """Register a client. Returns the record and, for confidential clients, the secret
-        (shown once; only its digest is stored)."""
+        (shown once; only its digest is stored). ``status="pending"``: a dynamic registration
+        waiting for staff approval (:meth:`approve`). ``extra`` entries are kept with the
+        client; ``within(session)`` runs in the insert's transaction — if it raises, nothing
+        is written."""
+        if status not in STATUSES:
+            raise ValidationError(f"status must be one of {', '.join(STATUSES)}",
+                                  code="client.status")
+        profile, columns, subject = self._checked(new)
+        client_id = new.client_id or f"{new.channel}-{secrets.token_hex(8)}"
+        secret = secrets.token_urlsafe(32) if profile.client_type == "confidential" else None
+        now = to_datetime(self._clock())
+        row = Client(
+            client_id=client_id, secret_digest=secret_digest(secret) if secret else None,
+            channel=profile.name, client_type=profile.client_type,
+            token_endpoint_auth_method=profile.auth_method,
+            grant_types=list(profile.grant_types),
+            response_types=["code"] if profile.needs_redirect_uri else [],
+            skip_consent=new.skip_consent, status=status, extra={**(extra or {}), **subject},
+            created_at=now, updated_at=now, **columns,
+        )
+        with self._sessions.begin() as session:
+            if session.get(Client, client_id) is not None:
+                raise Conflict(f"client {client_id} already exists", code="client.exists")
+            session.add(row)
+            if within is not None:
+                session.flush()
+                within(session)
+        pending = {"status": status} if status != "active" else {}
+        self._audit.record(actor, "client:create:success", client_id=client_id,
+                           extra={"channel": profile.name, "name": row.name, **pending,
+                                  **subject})
+        return ClientRecord.from_row(row), secret
+
+    def _checked(self, new: NewClient, *, subject: dict[str, Any] | None = None
+                 ) -> tuple[ChannelProfile, dict[str, Any], dict[str, Any]]:
+        """Every rule of a client's metadata, the same at registration and at each edit: the
+        channel's profile, the checked column values and the subject-type ``extra`` entries
+        (``subject`` given: kept as they are, the sector is not fetched again)."""
         profile = self._policies.profile(new.channel)
         if profile is None:
             raise ValidationError(f"unknown channel {new.channel!r}; use one of "
@@ -171,30 +141,16 @@ class ClientService:
         if id_token_alg not in ("RS256", "ES256"):
             raise ValidationError("id_token_signed_response_alg must be RS256 or ES256",
                                   code="client.alg")
-        subject = subject_settings(new.subject_type, new.sector_identifier_uri, redirects,
-                                   channel=profile.name, production=self._production,
-                                   fetch=self._fetch_sector)
-        client_id = new.client_id or f"{new.channel}-{secrets.token_hex(8)}"
-        secret = secrets.token_urlsafe(32) if profile.client_type == "confidential" else None
-        now = to_datetime(self._clock())
-        row = Client(
-            client_id=client_id, secret_digest=secret_digest(secret) if secret else None,
-            name=name, channel=profile.name, client_type=profile.client_type,
-            token_endpoint_auth_method=profile.auth_method, redirect_uris=list(redirects),
-            post_logout_redirect_uris=list(post_logout), backchannel_logout_uri=backchannel,
-            frontchannel_logout_uri=frontchannel, grant_types=list(profile.grant_types),
-            response_types=["code"] if profile.needs_redirect_uri else [],
-            scopes=list(scopes), id_token_signed_response_alg=id_token_alg,
-            skip_consent=new.skip_consent, status="active", extra=subject,
-            created_at=now, updated_at=now,
-        )
-        with self._sessions.begin() as session:
-            if session.get(Client, client_id) is not None:
-                raise Conflict(f"client {client_id} already exists", code="client.exists")
-            session.add(row)
-        self._audit.record(actor, "client:create:success", client_id=client_id,
-                           extra={"channel": profile.name, "name": name, **subject})
-        return ClientRecord.from_row(row), secret
+        if subject is None:
+            subject = subject_settings(new.subject_type, new.sector_identifier_uri, redirects,
+                                       channel=profile.name, production=self._production,
+                                       fetch=self._fetch_sector)
+        columns = {"name": name, "redirect_uris": list(redirects),
+                   "post_logout_redirect_uris": list(post_logout),
+                   "backchannel_logout_uri": backchannel,
+                   "frontchannel_logout_uri": frontchannel, "scopes": list(scopes),
+                   "id_token_signed_response_alg": id_token_alg}
+        return profile, columns, subject
 
     def _logout_uris(self, *uris: str | None) -> tuple[str | None, ...]:
         """Logout URIs are called by the IdP, never by a native app: https, or http to loopback
@@ -257,6 +213,9 @@ class ClientService:
             row = session.get(Client, client_id)
             if row is None:
                 raise NotFound(f"no client {client_id}", code="client.not_found")
+            if row.status == "pending":
+                raise Conflict(f"client {client_id} waits for approval: approve it (or delete "
+                               "it) first", code="client.pending")
             before, row.status = row.status, status
             row.updated_at = to_datetime(self._clock())
             record = ClientRecord.from_row(row)
@@ -300,7 +259,8 @@ class ClientService:
         return record
 
     def get(self, client_id: str) -> ClientRecord | None:
-        """Look up a client; cached for a few seconds (metadata changes are rare)."""
+        """Look up a client; cached for a few seconds (metadata changes are rare) — except a
+        pending one, read afresh each time, so an approval counts at once on every node."""
         if not client_id or len(client_id) > 64 or not client_id.isprintable():
             return None
         now = self._clock()
@@ -310,16 +270,110 @@ class ClientService:
         with self._sessions() as session:
             row = session.get(Client, client_id)
             record = ClientRecord.from_row(row) if row is not None else None
+        if record is not None and record.status == "pending":
+            return record
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
             self._cache[client_id] = (now, record)
         return record
 
-    def list(self) -> list[ClientRecord]:
+    def list(self, status: str | None = None) -> list[ClientRecord]:
+        """Every client (oldest first), or those with ``status``."""
+        query = select(Client).order_by(Client.created_at)
+        if status is not None:
+            query = query.where(Client.status == status)
         with self._sessions() as session:
-            return [ClientRecord.from_row(r)
-                    for r in session.scalars(select(Client).order_by(Client.created_at))]
+            return [ClientRecord.from_row(r) for r in session.scalars(query)]
+
+    def approve(self, client_id: str, *, actor: str = "cli") -> ClientRecord:
+        """A dynamic registration (``pending``) becomes ``active``: it may now sign citizens in
+        and get tokens. Anything but a pending client is a Conflict."""
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            if row.status != "pending":
+                raise Conflict(f"client {client_id} is not waiting for approval (it is "
+                               f"{row.status})", code="client.not_pending")
+            row.status = "active"
+            row.updated_at = to_datetime(self._clock())
+            record = ClientRecord.from_row(row)
+        self.invalidate(client_id)
+        self._audit.record(actor, "client:approve:success", client_id=client_id,
+                           extra={"channel": record.channel, "name": record.name})
+        return record
+
+    def update(self, client_id: str, *, actor: str = "cli", name: str | None = None,
+               redirect_uris: Sequence[str] | None = None,
+               post_logout_redirect_uris: Sequence[str] | None = None,
+               scopes: Sequence[str] | None = None, channel: str | None = None,
+               skip_consent: bool | None = None) -> ClientRecord:
+        """Staff edit: the fields given change (None: unchanged), checked as at creation."""
+        lists = {"redirect_uris": redirect_uris, "scopes": scopes,
+                 "post_logout_redirect_uris": post_logout_redirect_uris}
+        changes: dict[str, Any] = {k: tuple(v) for k, v in lists.items() if v is not None}
+        changes |= {k: v for k, v in {"name": name, "channel": channel,
+                                      "skip_consent": skip_consent}.items() if v is not None}
+        with self._sessions() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            current = NewClient.of(ClientRecord.from_row(row))
+        return self.replace(client_id, replace(current, **changes), actor=actor)
+
+    def replace(self, client_id: str, new: NewClient, *, actor: str = "cli") -> ClientRecord:
+        """Give a client the metadata ``new`` (a staff edit, or the client's own RFC 7592
+        update), checked as at creation. Its status, secrets and staff permissions stay; its
+        channel may change only to one of the same client type (public or confidential)."""
+        with self._sessions() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            before = ClientRecord.from_row(row)
+        old = NewClient.of(before)
+        new = replace(new, client_id=client_id)
+        same_subject = (old.redirect_uris, old.subject_type or "public",
+                        old.sector_identifier_uri) == (new.redirect_uris,
+                                                       new.subject_type or "public",
+                                                       new.sector_identifier_uri)
+        kept = {k: v for k, v in before.extra.items() if k in _SUBJECT_KEYS}
+        profile, columns, subject = self._checked(new, subject=kept if same_subject else None)
+        if profile.client_type != before.client_type:
+            raise ValidationError(f"a {before.client_type} client cannot move to the "
+                                  f"{profile.name} channel: register a new client",
+                                  code="client.channel")
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            for column, value in columns.items():
+                setattr(row, column, value)
+            row.channel, row.skip_consent = profile.name, new.skip_consent
+            row.grant_types = list(profile.grant_types)
+            row.response_types = ["code"] if profile.needs_redirect_uri else []
+            extra = {k: v for k, v in (row.extra or {}).items() if k not in _SUBJECT_KEYS}
+            row.extra = {**extra, **subject}
+            row.updated_at = to_datetime(self._clock())
+            record = ClientRecord.from_row(row)
+        self.invalidate(client_id)
+        changed = [f.name for f in fields(NewClient)
+                   if getattr(NewClient.of(record), f.name) != getattr(old, f.name)]
+        self._audit.record(actor, "client:update:success", client_id=client_id,
+                           extra={"changed": changed})
+        return record
+
+    def delete(self, client_id: str, *, actor: str = "cli") -> None:
+        """Remove a client; its tokens, consents and queued logouts go with it (ON DELETE
+        CASCADE), so its access tokens stop validating and introspect inactive at once."""
+        with self._sessions.begin() as session:
+            row = session.get(Client, client_id)
+            if row is None:
+                raise NotFound(f"no client {client_id}", code="client.not_found")
+            details = {"channel": row.channel, "name": row.name, "status": row.status}
+            session.delete(row)
+        self.invalidate(client_id)
+        self._audit.record(actor, "client:delete:success", client_id=client_id, extra=details)
 
     def invalidate(self, client_id: str | None = None) -> None:
         with self._lock:

@@ -1,5 +1,5 @@
 """Discovery metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2, RFC 9207 §3; the
-revocation and introspection members of RFC 8414 §2).
+revocation, introspection and registration members of RFC 8414 §2).
 
 Static between deployments: built once at start-up and served as pre-serialised bytes with an
 ETag (DESIGN.md §5).
@@ -30,6 +30,8 @@ def metadata(settings: Settings) -> dict[str, Any]:
         "revocation_endpoint": f"{iss}/revoke",
         "introspection_endpoint": f"{iss}/introspect",
         "end_session_endpoint": f"{iss}/end_session",  # RP-Initiated Logout 1.0 §2.1
+        # RFC 7591 §3 (RFC 8414 §2), with an initial access token: idp.oidc.registration
+        **({"registration_endpoint": f"{iss}/register"} if settings.registration.enabled else {}),
         "backchannel_logout_supported": True,  # Back-Channel Logout 1.0 §2.1
         "backchannel_logout_session_supported": True,
         "frontchannel_logout_supported": True,  # Front-Channel Logout 1.0 §3

@@ -4,6 +4,8 @@ Registers the grants and the RFC 9207 ``iss`` response parameter. ``save_token``
 tokens are persisted by :class:`idp.tokens.TokenService` as they are minted. Grant selection
 names a missing ``response_type`` / ``grant_type`` as ``invalid_request`` (RFC 6749 §4.1.2.1,
 §5.2: "missing a required parameter") and says what is supported when the value is unknown.
+Only ``active`` clients are found; a dynamically registered client still ``pending`` is told
+so — at the authorization endpoint, and at the token endpoints once it has authenticated.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as _FlaskServer
 from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
     InvalidRequestError,
     UnsupportedGrantTypeError,
     UnsupportedResponseTypeError,
 )
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc9207 import IssuerParameter
 
+from idp.clients.registration import AWAITING_APPROVAL
 from idp.container import Services
 from idp.oidc.device_grant import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from idp.oidc.grants import (
@@ -30,6 +35,7 @@ from idp.oidc.grants import (
 )
 from idp.oidc.introspection import IntrospectionEndpoint
 from idp.oidc.models import OAuthClient
+from idp.oidc.registration import ConfigurationEndpoint, RegistrationEndpoint
 from idp.oidc.revocation import RevocationEndpoint
 from idp.oidc.token_exchange import TokenExchangeGrant
 
@@ -71,7 +77,28 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
             return None
         return OAuthClient(record, self.services.policies)
 
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        """Authlib's; a pending client that presented its right credentials learns why it is
+        refused (anyone else gets Authlib's generic invalid_client)."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            client_id, secret = extract_basic_authorization(request.headers)
+            if not client_id:
+                client_id = request.payload.client_id
+                secret = request.payload.data.get("client_secret")
+            record = self.services.clients.get(client_id) if client_id else None
+            if record is not None and record.status == "pending" and (
+                    record.is_public or record.check_secret(secret or "")):
+                raise InvalidClientError(status_code=401,
+                                         description=AWAITING_APPROVAL) from None
+            raise
+
     def get_authorization_grant(self, request: Any) -> Any:
+        client_id = request.payload.client_id
+        record = self.services.clients.get(client_id) if client_id else None
+        if record is not None and record.status == "pending":
+            raise InvalidClientError(description=AWAITING_APPROVAL)
         if any(cls.check_authorization_endpoint(request)
                for cls, _ in self._authorization_grants):
             return super().get_authorization_grant(request)
@@ -122,5 +149,7 @@ def create_authorization_server(services: Services) -> AuthorizationServer:
     server.register_grant(TokenExchangeGrant)
     server.register_endpoint(RevocationEndpoint(server))
     server.register_endpoint(IntrospectionEndpoint(server))
+    server.register_endpoint(RegistrationEndpoint(server))  # RFC 7591 (idp.oidc.registration)
+    server.register_endpoint(ConfigurationEndpoint(server))  # RFC 7592
     server.register_extension(_Issuer(services.settings.issuer))
     return server
