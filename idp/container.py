@@ -7,7 +7,6 @@ else constructs engines, stores or key material.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +26,7 @@ from idp.accounts.subjects import SubjectService
 from idp.accounts.throttle import LoginThrottle
 from idp.audit import AuditTrail
 from idp.clients import ChannelPolicies, ClientService
+from idp.clients.initial_tokens import InitialAccessTokens
 from idp.clock import Clock, system_clock
 from idp.config import Settings
 from idp.identity import IdNumberProtector, load_identity_keys
@@ -60,6 +60,7 @@ class Services:
     table_registry: TableRegistry
     accounts: AccountService
     clients: ClientService
+    initial_tokens: InitialAccessTokens  # RFC 7591 initial access tokens (dynamic registration)
     policies: ChannelPolicies
     consents: ConsentService
     sso: SessionService
@@ -109,6 +110,16 @@ def build_face_verifier(settings: Settings, store: EphemeralStore) -> FaceVerifi
     return None
 
 
+def max_signed_ttl(settings: Settings) -> int:
+    """The longest life of anything a signing key signs — access and ID tokens of every
+    channel, logout tokens — plus a minute of clock skew: how long a retired key stays in the
+    JWKS."""
+    channels = [settings.channels.get(name) for name in settings.channels.names()]
+    ttls = [ttl for policy in channels if policy is not None
+            for ttl in (policy.access_token_ttl, policy.id_token_ttl)]
+    return max([*ttls, settings.logout.token_ttl]) + 60
+
+
 def build_services(settings: Settings, *, create_keys: bool = False,
                    clock: Clock = system_clock) -> Services:
     """Build the services. ``create_keys`` makes missing identity keys (``idp init`` only)."""
@@ -117,10 +128,10 @@ def build_services(settings: Settings, *, create_keys: bool = False,
     ephemeral = create_ephemeral_store(settings.redis.url, settings.ephemeral_sqlite_path,
                                        prefix=settings.redis.prefix)
     audit = AuditTrail(sessions, clock=clock)
-    def audit_key_event(tag: str, extra: dict[str, Any]) -> None:
-        audit.record("system", tag, extra=extra)
-
-    keys = KeyService(sessions, settings.keys_dir, clock=clock, audit=audit_key_event)
+    keys = KeyService(sessions, settings.keys_dir, audit=audit, clock=clock,
+                      overlap=settings.keys.overlap,
+                      rotation_period=settings.keys.rotation_period,
+                      max_token_ttl=max_signed_ttl(settings), create_wrap_key=create_keys)
     protector = load_identity_keys(settings.keys_dir, create=create_keys)
     subjects = SubjectService(load_pairwise_key(settings.keys_dir, create=create_keys))
     table_registry = TableRegistry(sessions, protector, clock=clock)
@@ -146,6 +157,7 @@ def build_services(settings: Settings, *, create_keys: bool = False,
                           access_alg=settings.keys.access_token_alg, policies=policies,
                           subjects=subjects, acr_name=AcrNames.of(settings.assurance).external,
                           clock=clock)
+    keys.attach_token_revoker(tokens.revoke_by_kid)  # an emergency key revoke revokes its tokens
     backchannel = BackchannelLogout(
         LogoutQueue(sessions, clock=clock),
         LogoutTokenSigner(keys, issuer=settings.issuer, ttl=settings.logout.token_ttl,
@@ -187,6 +199,7 @@ def build_services(settings: Settings, *, create_keys: bool = False,
         settings=settings, engine=engine, sessions=sessions, ephemeral=ephemeral, audit=audit,
         keys=keys, protector=protector, registry=registry, table_registry=table_registry,
         accounts=accounts, clients=clients, policies=policies,
+        initial_tokens=InitialAccessTokens(sessions, audit=audit, clock=clock),
         consents=ConsentService(sessions, clock=clock, tokens=tokens),
         sso=sso,
         codes=CodeStore(ephemeral, ttl=tok.authorization_code_ttl,

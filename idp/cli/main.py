@@ -10,6 +10,7 @@ from idp.cli import admin, citizens  # noqa: F401 — citizens adds accounts sho
 from idp.cli.delegations import delegations
 from idp.cli.demo import seed_demo
 from idp.cli.identity import identity
+from idp.cli.keys import keys
 from idp.cli.logout import logout
 from idp.cli.output import CliError
 from idp.cli.serve import serve
@@ -28,7 +29,7 @@ cli.add_command(seed_demo)
 cli.add_command(admin.registry)
 cli.add_command(admin.accounts)
 cli.add_command(admin.clients)
-cli.add_command(admin.keys)
+cli.add_command(keys)
 cli.add_command(admin.audit)
 cli.add_command(delegations)
 cli.add_command(logout)

@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from idp.audit.context import request_ip
 from idp.config import Settings, load_settings
 from idp.container import Services, build_services
 from idp.oidc.discovery import StaticDocument, metadata
@@ -62,8 +63,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
 
-    from idp.web.views import account, auth, oidc
+    from idp.web.views import account, auth, oidc, registration
 
+    # Before auth: a JSON or bearer POST /register is RFC 7591, not the sign-up form.
+    app.register_blueprint(registration.bp)
+    csrf.exempt(registration.bp)
     app.register_blueprint(oidc.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
@@ -92,6 +96,16 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         from idp.web.views import face_dev
 
         app.register_blueprint(face_dev.bp)
+    @app.before_request
+    def _audit_ip() -> None:  # audit entries of this request carry the caller's address
+        request_ip.set(request.remote_addr)
+
+    from idp.web import admin_api
+
+    admin_api.register(app)  # JSON, bearer staff API tokens (no cookies: no CSRF)
+    from idp.web import console
+
+    console.register(app)  # the staff console: its own cookie session, CSRF on every form
     security.install(app, production=settings.production)
     errors.install(app)
     return app
