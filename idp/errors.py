@@ -59,6 +59,12 @@ class NotFound(IdpError):
     code = "not_found"
 
 
+class ClientGone(IdpError):
+    """The client was deleted while a node still had it cached: nothing may be issued to it."""
+
+    code = "client.gone"
+
+
 class Forbidden(IdpError):
     """The staff member's role does not allow this action (issue 6 RBAC)."""
 

@@ -24,6 +24,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 
 from idp.clients.registration import AWAITING_APPROVAL
 from idp.container import Services
+from idp.errors import ClientGone
 from idp.oidc.device_grant import DeviceAuthorizationEndpoint, DeviceCodeGrant
 from idp.oidc.grants import (
     AuthorizationCodeGrant,
@@ -130,6 +131,13 @@ class AuthorizationServer(_FlaskServer):  # type: ignore[misc]
             error.description = ("this grant_type is not supported "
                                  "(see grant_types_supported in the discovery document)")
             raise
+
+    def create_token_response(self, request: Any = None) -> Any:
+        try:
+            return super().create_token_response(request)
+        except ClientGone:  # deleted meanwhile (another node's cache still had it)
+            return self.handle_error_response(request, InvalidClientError(
+                status_code=401, description="this client no longer exists"))
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         return None

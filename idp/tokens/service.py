@@ -27,15 +27,16 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from idp.accounts.subjects import SubjectService
 from idp.audit import AuditTrail
 from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import Clock, as_aware, system_clock, to_datetime
-from idp.errors import KeyMaterialError
+from idp.errors import ClientGone, KeyMaterialError
 from idp.keys import KeyService
-from idp.store.models import Token
+from idp.store.models import Client, Token
 
 
 def _digest(value: str) -> str:
@@ -186,9 +187,18 @@ class TokenService:
             session_expires_at=to_datetime(session_end) if session_end is not None else None,
             kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
-        with self._sessions.begin() as session:
-            session.add(row)
+        try:
+            with self._sessions.begin() as session:
+                session.add(row)
+        except IntegrityError:  # the client row is gone (deleted; this node cached it)
+            if self._client_exists(ctx.client.client_id):
+                raise
+            raise ClientGone("this client no longer exists") from None
         return token
+
+    def _client_exists(self, client_id: str) -> bool:
+        with self._sessions() as session:
+            return session.get(Client, client_id) is not None
 
     # -- validating ---------------------------------------------------------------------
     def verification_keys(self) -> KeySet:

@@ -8,6 +8,7 @@ verifies the audit chain — which names each of those actions with the admin as
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -61,8 +62,14 @@ def test_rotate_approve_end_sessions_and_verify(idp_server: IdpServer, admin: Ad
     rotated = admin("POST", "/keys/rotate", json={})
     next_kids = {k["kid"] for k in rotated["items"] if k["state"] == "next"}
     assert len(next_kids) == 2
-    jwks = requests.get(f"{idp_server.url}/jwks.json", timeout=10).json()
-    assert next_kids <= {k["kid"] for k in jwks["keys"]}
+    published: set[str] = set()
+    for _ in range(30):  # every worker re-reads the keys within about a second
+        jwks = requests.get(f"{idp_server.url}/jwks.json", timeout=10).json()
+        published = {k["kid"] for k in jwks["keys"]}
+        if next_kids <= published:
+            break
+        time.sleep(0.2)
+    assert next_kids <= published
 
     # Clients: a dynamic registration waits for approval, then works.
     issued = admin("POST", "/initial-access-tokens", 201, json={"label": "e2e department"})

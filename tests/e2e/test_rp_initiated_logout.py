@@ -13,7 +13,6 @@ import json
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
@@ -22,6 +21,8 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
+from idp.config import load_settings
+from idp.container import build_services
 from tests.e2e.device_parties import audit_count
 from tests.e2e.oidc_client import REDIRECT_URI, Login, RelyingParty
 from tests.e2e.useragent import UserAgent
@@ -121,8 +122,13 @@ def resigned(idp_server: IdpServer, id_token: str, **changes: Any) -> str:
     for time passing, or for a mistake of ours)."""
     header = _header(id_token)
     claims = {**_claims(id_token), **changes}
-    pem = Path(idp_server.env["IDP_KEYS_DIR"], "signing", f"{header['kid']}.pem").read_bytes()
-    return jwt.encode(header, claims, RSAKey.import_key(pem), algorithms=["RS256"])
+    svc = build_services(load_settings(idp_server.env))  # the key is sealed in the database
+    try:
+        signer = svc.keys.ring(force=True).signer("RS256")
+    finally:
+        svc.close()
+    assert signer is not None and signer.kid == header["kid"]
+    return jwt.encode(header, claims, signer.key, algorithms=["RS256"])
 
 
 def _part(token: str, index: int) -> dict[str, Any]:
