@@ -87,6 +87,8 @@ class CitizenDesk:
                      "reason": (e.extra or {}).get("reason")}
                     for e in self._audit.events(tag="account:login:failure",
                                                 subject=account.id, limit=10)]
+        # Looking at a citizen's account is itself recorded: who looked, at whom, from where.
+        self._audit.record(actor.name, "account:view:success", subject=account.id)
         status = self._mfa.status(account.id)
         factors = {"totp": status.enrolled, "recovery_codes_left": status.recovery_codes_left,
                    "passkeys": len(self._passkeys.list(account.id))}

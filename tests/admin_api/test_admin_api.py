@@ -166,3 +166,11 @@ def test_audit_search_verify_and_anchor(api, services):
     anchors = api("GET", "/audit/anchors", role="auditor").get_json()["items"]
     assert anchors[-1]["seq"] == anchored.get_json()["seq"]
     assert api("POST", "/audit/anchors", role="auditor").status_code == 403
+
+
+def test_looking_at_a_citizen_is_audited(api, services):
+    citizen = make_citizen(services)
+    api("POST", "/citizens/search", json={"query": citizen.phone}, role="helpdesk")
+    [event] = services.audit.events(tag="account:view")
+    assert event.actor == "staff:helpdesk-1" and event.subject == citizen.sub
+    assert event.ip == "127.0.0.1" and citizen.phone not in str(event.extra)
