@@ -1,6 +1,6 @@
 """Audit trail service: ``record(actor, "tag:verb:outcome", subject=…, extra=…)`` and ``verify``.
 
-Tags are stable public names (``account:login:failure``, ``key:create:success``,
+Tags are stable public names (``account:login:failure``, ``key:rotate``,
 ``client:create:success``, ``token:code:reuse`` …). Writers serialise on the single
 ``audit_head`` row, so the chain never forks, on SQLite and PostgreSQL alike.
 """
