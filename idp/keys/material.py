@@ -2,8 +2,10 @@
 
 The algorithm is a property of the key (DESIGN.md §7): every algorithm we can sign with is
 listed once, in :data:`ALGORITHMS`, with the function that makes a key of it. A kid is the
-first 16 characters of the key's RFC 7638 thumbprint. The private JWK (RFC 7517) is the form
-sealed into the database (:mod:`idp.keys.wrapping`); it never leaves this package.
+first 16 characters of the key's RFC 7638 thumbprint (never starting with ``-``, which a
+command line would take for an option: such a key is generated again). The private JWK
+(RFC 7517) is the form sealed into the database (:mod:`idp.keys.wrapping`); it never leaves
+this package.
 """
 
 from __future__ import annotations
@@ -67,6 +69,8 @@ def generate(alg: str) -> NewKey:
         raise KeyMaterialError(f"unsupported signing algorithm {alg!r}: use "
                                f"{' or '.join(SUPPORTED_ALGS)}")
     key = ALGORITHMS[alg][1]()
+    while key.thumbprint().startswith("-"):  # 1 in 64: a kid must not read as a CLI option
+        key = ALGORITHMS[alg][1]()
     kid = key.thumbprint()[:16]
     public = dict(key.as_dict(private=False))
     public.update({"kid": kid, "alg": alg, "use": "sig"})

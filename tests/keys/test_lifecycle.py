@@ -160,3 +160,23 @@ def test_unknown_kid(services):
         services.keys.retire("no-such-kid", actor="cli")
     with pytest.raises(NotFound):
         services.keys.revoke("no-such-kid", actor="cli")
+
+
+def test_a_kid_never_starts_with_a_dash(monkeypatch):
+    """``idp keys revoke KID`` must work for every kid: a leading '-' would read as an option,
+    so such a key (1 in 64) is generated again."""
+    from joserfc.jwk import ECKey
+
+    from idp.keys import material
+
+    made: list[object] = []
+    real_thumbprint = ECKey.thumbprint
+
+    def thumbprint(self):  # the first key made gets a dash-first thumbprint
+        if not made:
+            made.append(self)
+        return "-" + real_thumbprint(self)[1:] if self is made[0] else real_thumbprint(self)
+
+    monkeypatch.setattr(ECKey, "thumbprint", thumbprint)
+    new = material.generate("ES256")
+    assert not new.kid.startswith("-") and new.private is not made[0]
