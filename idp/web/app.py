@@ -100,6 +100,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     def _audit_ip() -> None:  # audit entries of this request carry the caller's address
         request_ip.set(request.remote_addr)
 
+    from idp.web.views import ops
+
+    app.register_blueprint(ops.bp)
     from idp.web import admin_api
 
     admin_api.register(app)  # JSON, bearer staff API tokens (no cookies: no CSRF)

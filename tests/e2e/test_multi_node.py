@@ -49,6 +49,8 @@ def _code_at(node: IdpServer, agent: UserAgent, rp: RelyingParty, **extra: str) 
 
 def test_a_session_started_on_one_node_is_honoured_by_the_other(nodes: Any) -> None:
     a, b = nodes
+    for node in (a, b):  # both ready: database, Redis and the shared signing keys
+        assert requests.get(f"{node.url}/readyz", timeout=10).json()["status"] == "ready"
     rp = RelyingParty.register(a, "multi-node portal")
     citizen = a.demo["citizens"][0]
     agent = UserAgent(a.url)

@@ -311,8 +311,3 @@ def totp_disable() -> Any:
     flash(_("The authenticator app was removed. Portals that require assurance level L2 can "
             "no longer be used until you set one up again."), FLASH)
     return redirect(url_for("account.security"))
-
-
-@bp.get("/healthz")
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
