@@ -15,10 +15,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from idp.audit.anchors import Anchor
+from idp.audit.anchors import Anchor, AnchorLog
 from idp.audit.chain import GENESIS_HASH, link_hash, micros, scrub
 from idp.audit.context import request_ip
 from idp.clock import Clock, system_clock, to_datetime
+from idp.errors import Conflict
 from idp.store.models import AuditEvent, AuditHead
 
 
@@ -116,6 +117,19 @@ class AuditTrail:
             head = session.get(AuditHead, 1)
         seq, digest = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
         return Anchor(seq=seq, hash=digest, ts=int(self._clock()))
+
+    def take_anchor(self, log: AnchorLog, *, actor: str) -> Anchor:
+        """Write the chain's head to ``log`` (outside the database) and record who did it
+        (``audit:anchor``); the one way the CLI, the console and the API take an anchor.
+        :class:`Conflict` when the anchor file cannot be written."""
+        anchor = self.anchor()
+        try:
+            log.append(anchor)
+        except OSError as exc:
+            raise Conflict(f"cannot write the anchor file {log.path}: {exc.strerror}",
+                           code="audit.anchor_file") from None
+        self.record(actor, "audit:anchor", extra={"seq": anchor.seq})
+        return anchor
 
     def export(self, *, since: int = 0, tag: str | None = None,
                batch: int = 1000) -> Iterator[dict[str, Any]]:

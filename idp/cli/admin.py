@@ -351,12 +351,8 @@ def audit_verify(anchor_file: Path | None, as_json: bool) -> None:
 def audit_anchor(as_json: bool) -> None:
     """Write the chain's head to the anchor file and the log (run it from cron)."""
     with open_services() as svc:
-        anchor = svc.audit.anchor()
         path = svc.settings.audit_anchor_path
-        try:
-            AnchorLog(path).append(anchor)
-        except OSError as exc:
-            raise CliError(f"cannot write the anchor file {path}: {exc.strerror}") from None
+        anchor = svc.audit.take_anchor(AnchorLog(path), actor="cli")
     emit(as_json, {"seq": anchor.seq, "hash": anchor.hash, "ts": anchor.ts, "file": str(path)},
          f"anchored entry {anchor.seq} ({anchor.hash}) in {path}")
 

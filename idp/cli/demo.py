@@ -73,9 +73,9 @@ def _demo_clients(logout_uris: bool = True) -> list[NewClient]:
 def _demo_staff(svc: Services) -> dict[str, str]:
     """The demo security admin of the console: a new TOTP secret at every seeding (like the
     demo clients' secrets), written only to the 0600 credentials file."""
-    existing = [m for m in svc.staff.list() if m.username == DEMO_STAFF]
-    if existing:
-        enrolment = svc.staff.reset_totp(existing[0].id, actor="seed-demo")
+    existing = svc.staff.find(DEMO_STAFF)
+    if existing is not None:
+        enrolment = svc.staff.reset_totp(existing.id, actor="seed-demo")
     else:
         enrolment = svc.staff.create(DEMO_STAFF, "演示安全管理员", SECURITY_ADMIN,
                                      DEMO_STAFF_PASSWORD, actor="seed-demo")

@@ -22,10 +22,10 @@ from idp.staff.roles import ROLE_NAMES
 
 
 def _find(svc: Services, username: str) -> StaffRecord:
-    found = [s for s in svc.staff.list() if s.username == username.strip().lower()]
-    if not found:
+    member = svc.staff.find(username)
+    if member is None:
         raise CliError(f"no staff member {username!r} (see `idp staff list`)")
-    return found[0]
+    return member
 
 
 def _when(ts: float | datetime | None) -> str | None:

@@ -112,8 +112,12 @@ class StaffService:
             rows = session.scalars(select(StaffAccount).order_by(StaffAccount.username))
             return [StaffRecord.from_row(r) for r in rows]
 
-    def count(self) -> int:
-        return len(self.list())
+    def find(self, username: str) -> StaffRecord | None:
+        """The member with this username (any case), or None."""
+        with self._sessions() as session:
+            row = session.scalar(select(StaffAccount).where(
+                StaffAccount.username == (username or "").strip().lower()[:64]))
+            return StaffRecord.from_row(row) if row else None
 
     # -- creation and changes ---------------------------------------------------------------
     def _new_secret(self, staff_id: str) -> tuple[str, bytes]:

@@ -89,3 +89,21 @@ def test_export_is_the_chain_in_order_and_checkable_without_the_database(service
     assert only and all(e["tag"].startswith("test:event") for e in only)
     assert all(e["seq"] > exported[1]["seq"] for e in only)
     json.dumps(exported)  # plain JSON: what `idp audit export` writes line by line
+
+
+def test_take_anchor_writes_the_head_and_records_who(services, tmp_path):
+    log = AnchorLog(tmp_path / "anchors.jsonl")
+    anchor = services.audit.take_anchor(log, actor="staff:auditor")
+    assert log.read() == [anchor]
+    [event] = services.audit.events(tag="audit:anchor")
+    assert event.actor == "staff:auditor" and event.extra == {"seq": anchor.seq}
+    assert services.audit.verify(log.read()).ok
+
+
+def test_take_anchor_into_an_unwritable_place_is_a_conflict(services, tmp_path):
+    from idp.errors import Conflict
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(Conflict, match="cannot write the anchor file"):
+        services.audit.take_anchor(AnchorLog(tmp_path / "file" / "anchors.jsonl"), actor="x")
+    assert not services.audit.events(tag="audit:anchor")

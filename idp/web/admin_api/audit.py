@@ -8,7 +8,7 @@ from typing import Any
 from flask import Response, request
 
 from idp.audit.anchors import AnchorLog, MalformedAnchors
-from idp.errors import Conflict, ValidationError
+from idp.errors import ValidationError
 from idp.staff import roles
 from idp.store.models import AuditEvent
 from idp.web.admin_api import api, needs, reply, staff
@@ -96,11 +96,5 @@ def audit_anchors() -> Response:
 @api.post("/audit/anchors")
 @needs(roles.AUDIT_ANCHOR)
 def audit_anchor() -> Response:
-    anchor = services().audit.anchor()
-    try:
-        anchor_log().append(anchor)
-    except OSError as exc:
-        raise Conflict(f"cannot write the anchor file: {exc.strerror}",
-                       code="audit.anchor_file") from None
-    services().audit.record(staff().actor, "audit:anchor", extra={"seq": anchor.seq})
+    anchor = services().audit.take_anchor(anchor_log(), actor=staff().actor)
     return reply({"seq": anchor.seq, "hash": anchor.hash, "ts": anchor.ts}, 201)

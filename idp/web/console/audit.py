@@ -121,14 +121,7 @@ def audit_anchors() -> ResponseReturnValue:
 @needs(rbac.AUDIT_ANCHOR)
 def audit_anchor() -> ResponseReturnValue:
     def change() -> str:
-        svc = services()
-        anchor = svc.audit.anchor()
-        try:
-            anchor_log().append(anchor)
-        except OSError as exc:
-            raise ValidationError(f"cannot write the anchor file: {exc.strerror}",
-                                  code="audit.anchor_file") from None
-        svc.audit.record(current_staff().actor, "audit:anchor", extra={"seq": anchor.seq})
+        anchor = services().audit.take_anchor(anchor_log(), actor=current_staff().actor)
         return _("The chain's head (entry %(seq)d) was written to the anchor file.",
                  seq=anchor.seq)
     return act(change, url_for("console.audit_anchors"))
