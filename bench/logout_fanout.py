@@ -62,7 +62,7 @@ def main(rounds: int = 20, portals: int = 4) -> None:
         print(f"{name:<44} median {statistics.median(values):7.1f} ms   p95 {p95:7.1f} ms")
 
     print(f"back-channel logout, {portals} portals per session, {rounds} rounds, "
-          f"gunicorn 2 sync workers, SQLite + embedded store")
+          f"2 workers, SQLite + embedded store")
     show("/end_session answer (revoke + queue)", answer)
     show(f"answer -> all {portals} logout tokens received", arrival)
 

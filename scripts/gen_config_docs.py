@@ -104,7 +104,7 @@ One password verification on the 2-core reference machine (argon2-cffi, `paralle
 | 3 | 65536 | 163 ms |
 
 Cost grows roughly with `time_cost × memory_cost`. At the default one core checks about 18
-passwords a second, each holding 32 MiB while it runs (one per sync worker): size
+passwords a second, each holding 32 MiB while it runs (one per worker process): size
 `idp serve --workers` with memory in mind. Unknown usernames cost the same (a dummy hash is
 verified); the `[ratelimit]` counters are checked *before* argon2, so a locked-out guesser
 costs nothing. The test suite lowers the cost (`tests/fixtures/app.py`); never do that in

@@ -26,7 +26,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -169,7 +169,7 @@ class TokenService:
         refresh = secrets.token_urlsafe(32) if include_refresh else None
         if refresh:
             token["refresh_token"] = refresh
-        row = Token(
+        row = dict(
             access_jti=jti,
             refresh_digest=_digest(refresh) if refresh else None,
             family_id=ctx.family_id or uuid.uuid4().hex,
@@ -188,8 +188,8 @@ class TokenService:
             kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
         try:
-            with self._sessions.begin() as session:
-                session.add(row)
+            with self._sessions.begin() as session:  # Core: no unit of work for one INSERT
+                session.execute(insert(Token).values(row))
         except IntegrityError:  # the client row is gone (deleted; this node cached it)
             if self._client_exists(ctx.client.client_id):
                 raise

@@ -1,6 +1,6 @@
 """Single-use authorization codes under real concurrency, over real HTTP (RFC 6749 §4.1.2).
 
-Twenty-four token requests race to redeem one code at a running ``idp serve`` (two gunicorn
+Twenty-four token requests race to redeem one code at a running ``idp serve`` (two
 worker processes): exactly one gets tokens, the rest get ``invalid_grant`` — and, because a
 replay revokes what the code issued, the winner's access token is revoked too.
 """

@@ -330,7 +330,7 @@ def test_malformed_input_never_fails_the_server(idp_server: IdpServer, terminal:
         assert resp.status_code < 500, (resp.request.method, resp.request.url, resp.text[:300])
         path = resp.request.path_url
         if path.startswith(("/device_authorization", "/token", "/api/")) \
-                and resp.status_code != 414:  # gunicorn's own answer to a 5 kB request line
+                and resp.status_code != 414:  # the HTTP server's own answer to a 5 kB request line
             assert resp.headers["Content-Type"].startswith("application/json"), resp.text[:300]
     statuses = {r.status_code for r in responses}
     assert {400, 401, 404, 405, 413} <= statuses

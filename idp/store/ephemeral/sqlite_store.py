@@ -1,6 +1,6 @@
 """The embedded ephemeral store: one SQLite file for a single node (DESIGN.md §4).
 
-Used when ``IDP_REDIS_URL`` is empty. Several processes (gunicorn workers) and threads may share
+Used when ``IDP_REDIS_URL`` is empty. Several processes (server workers) and threads may share
 the file safely:
 
 * WAL mode and a busy timeout, and one connection per thread per process (a connection is never
