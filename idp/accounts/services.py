@@ -9,10 +9,11 @@ changed. Each step raises a typed error from ``idp.errors``.
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +34,8 @@ from idp.errors import (
     RegistryMismatch,
     ValidationError,
 )
-from idp.identity import IdNumberProtector, parse_id_number
+from idp.identity import IdNumber, IdNumberProtector, ProtectedIdNumber, parse_id_number
+from idp.store.lookup import RowLookup
 from idp.store.models import Account
 
 if TYPE_CHECKING:
@@ -70,6 +72,34 @@ def looks_like_phone(username: str) -> bool:
     return bool(_PHONE.match(re.sub(r"[\s\-]", "", username.removeprefix("+86"))))
 
 
+def account_columns(account_id: str, id_number: IdNumber, protected: ProtectedIdNumber, *,
+                    name: str, phone: str, email: str | None, password_hash: str,
+                    now: datetime.datetime) -> dict[str, Any]:
+    """The columns of a new, active account (checked input): for :meth:`AccountService.register`
+    and for bulk loads (:mod:`idp.accounts.bench_citizens`), so both write the same row."""
+    return {
+        "id": account_id,
+        "id_number_bidx": protected.blind_index,
+        "id_number_enc": protected.ciphertext,
+        "id_number_key": protected.key_id,
+        "id_number_masked": protected.masked,
+        "id_kind": id_number.kind,
+        "name": name,
+        "phone": phone,
+        "phone_verified": False,
+        "email": email,
+        "email_verified": False,
+        "gender": id_number.gender,
+        "birthdate": id_number.birth_date,
+        "password_hash": password_hash,
+        "status": "active",
+        "assurance": "L2",
+        "created_at": now,
+        "updated_at": now,
+        "password_changed_at": now,
+    }
+
+
 @dataclass(frozen=True)
 class Registration:
     id_number: str
@@ -93,6 +123,7 @@ class AccountService:
         session_ending: SessionEnding | None = None,
     ) -> None:
         self._sessions = sessions
+        self._by_id = RowLookup(sessions.kw["bind"], Account, Account.id)
         self._protector = protector
         self._registry = registry
         self._hasher = hasher
@@ -130,26 +161,9 @@ class AccountService:
             raise RegistryMismatch("the name does not match the population registry for this ID "
                                    "number; check both against your ID card")
         now = to_datetime(self._clock())
-        account = Account(
-            id=str(uuid.uuid4()),
-            id_number_bidx=protected.blind_index,
-            id_number_enc=protected.ciphertext,
-            id_number_key=protected.key_id,
-            id_number_masked=protected.masked,
-            id_kind=id_number.kind,
-            name=name,
-            phone=phone,
-            phone_verified=False,
-            email=email,
-            gender=id_number.gender,
-            birthdate=id_number.birth_date,
-            password_hash=self._hasher.hash(reg.password),
-            status="active",
-            assurance="L2",
-            created_at=now,
-            updated_at=now,
-            password_changed_at=now,
-        )
+        account = Account(**account_columns(
+            str(uuid.uuid4()), id_number, protected, name=name, phone=phone, email=email,
+            password_hash=self._hasher.hash(reg.password), now=now))
         try:
             with self._sessions.begin() as session:
                 session.add(account)
@@ -160,6 +174,12 @@ class AccountService:
         self._audit.record(actor, "account:register:success", subject=account.id, ip=ip,
                            extra={"id_number": protected.masked})
         return account
+
+    def hash_password(self, password: str) -> str:
+        """An argon2id hash of ``password`` (policy-checked) with the current parameters: for
+        bulk loads that give many synthetic accounts one password (``idp seed-bench``)."""
+        self._hasher.check_policy(password)
+        return self._hasher.hash(password)
 
     # -- sign-in ------------------------------------------------------------------------
     def find_by_username(self, username: str) -> Account | None:
@@ -281,8 +301,8 @@ class AccountService:
                                            reason="password_change"))
 
     def get(self, account_id: str) -> Account | None:
-        with self._sessions() as session:
-            return session.get(Account, account_id)
+        """The account, detached (read it; change it through this service's methods)."""
+        return self._by_id(account_id)
 
     def reveal_id_number(self, account: Account) -> str:
         """The clear ID number, for release under the dedicated scope only (issue 5)."""

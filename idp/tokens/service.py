@@ -26,7 +26,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,7 +36,21 @@ from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import Clock, as_aware, system_clock, to_datetime
 from idp.errors import ClientGone, KeyMaterialError
 from idp.keys import KeyService
+from idp.store.lookup import RowLookup
 from idp.store.models import Client, Token
+
+
+_INSERT_TOKEN = insert(Token)
+# Mark a refresh token used, if it is still usable, and return its record (UPDATE … RETURNING:
+# PostgreSQL, and SQLite since 3.35). Two redemptions racing: only one UPDATE matches.
+_ROTATE = (
+    update(Token)
+    .where(Token.refresh_digest == bindparam("digest"), Token.client_id == bindparam("client"),
+           Token.rotated_at.is_(None), Token.revoked_at.is_(None),
+           Token.refresh_expires_at > bindparam("now"))
+    .values(rotated_at=bindparam("now"))
+    .returning(*Token.__table__.columns)
+)
 
 
 def _digest(value: str) -> str:
@@ -108,6 +122,9 @@ class TokenService:
         clock: Clock = system_clock,
     ) -> None:
         self._sessions = sessions
+        self._engine = sessions.kw["bind"]
+        self._by_jti = RowLookup(self._engine, Token, Token.access_jti)
+        self._by_refresh = RowLookup(self._engine, Token, Token.refresh_digest)
         self._acr_name = acr_name  # internal level → the configured name ([assurance])
         self._subjects = subjects
         self._keys = keys
@@ -188,8 +205,10 @@ class TokenService:
             kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
         try:
-            with self._sessions.begin() as session:  # Core: no unit of work for one INSERT
-                session.execute(insert(Token).values(row))
+            # One compiled Core INSERT on a bare connection: no ORM session or unit of work
+            # (measured: they were half the CPU of a client_credentials request).
+            with self._engine.begin() as conn:
+                conn.execute(_INSERT_TOKEN, row)
         except IntegrityError:  # the client row is gone (deleted; this node cached it)
             if self._client_exists(ctx.client.client_id):
                 raise
@@ -231,8 +250,7 @@ class TokenService:
         claims = self._access_claims(value)
         if claims is None or claims["exp"] <= self._clock():
             return None
-        with self._sessions() as session:
-            row = session.scalar(select(Token).where(Token.access_jti == claims["jti"]))
+        row = self._by_jti(claims["jti"])
         if row is None or row.revoked_at is not None:
             return None
         return AccessTokenInfo(jti=row.access_jti, client_id=row.client_id,
@@ -255,8 +273,7 @@ class TokenService:
         claims = self._access_claims(value)
         if claims is None:
             return None
-        with self._sessions() as session:
-            row = session.scalar(select(Token).where(Token.access_jti == claims["jti"]))
+        row = self._by_jti(claims["jti"])
         if row is None:
             return None
         exp = int(claims["exp"])
@@ -265,8 +282,7 @@ class TokenService:
     def _find_refresh(self, value: str) -> PresentedToken | None:
         if not value or len(value) > 256:
             return None
-        with self._sessions() as session:
-            row = session.scalar(select(Token).where(Token.refresh_digest == _digest(value)))
+        row = self._by_refresh(_digest(value))
         if row is None or row.refresh_expires_at is None:
             return None
         exp = int(as_aware(row.refresh_expires_at).timestamp())
@@ -290,17 +306,12 @@ class TokenService:
                     Token.refresh_digest == digest, Token.client_id == client_id,
                     Token.rotated_at.is_(None), Token.revoked_at.is_(None),
                     Token.refresh_expires_at > now))
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(Token)
-                .where(Token.refresh_digest == digest, Token.client_id == client_id,
-                       Token.rotated_at.is_(None), Token.revoked_at.is_(None),
-                       Token.refresh_expires_at > now)
-                .values(rotated_at=now)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                return session.scalar(select(Token).where(Token.refresh_digest == digest))
-            row = session.scalar(select(Token).where(Token.refresh_digest == digest))
+        with self._engine.begin() as conn:  # one statement: mark it used, return its record
+            rotated = conn.execute(_ROTATE, {"digest": digest, "client": client_id,
+                                             "now": now}).first()
+        if rotated is not None:
+            return Token(**rotated._mapping)
+        row = self._by_refresh(digest)
         if row is not None and row.client_id == client_id and row.rotated_at is not None:
             revoked = self.revoke_family(row.family_id, reason="refresh_reuse")
             self._audit.record(row.account_id or client_id, "token:refresh:reuse",
