@@ -16,6 +16,7 @@ from idp.cli.output import CliError
 from idp.cli.serve import serve
 from idp.cli.sessions import sessions
 from idp.cli.staff import staff
+from idp.cli.tokens import tokens
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -36,6 +37,7 @@ cli.add_command(logout)
 cli.add_command(identity)
 cli.add_command(sessions)
 cli.add_command(staff)
+cli.add_command(tokens)
 
 
 def main(argv: list[str] | None = None) -> int:

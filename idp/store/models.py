@@ -213,6 +213,7 @@ class Token(Base):
         Index("ix_tokens_code", "code_digest"),
         Index("ix_tokens_account", "account_id"),
         Index("ix_tokens_kid", "kid"),
+        Index("ix_tokens_purge_after", "purge_after"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
@@ -242,6 +243,9 @@ class Token(Base):
     rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     revoked_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # When neither token of this issuance can be used any more (the later of the two expiries):
+    # `idp tokens purge` deletes the row some grace after it (migration 0008).
+    purge_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class LogoutDelivery(Base):

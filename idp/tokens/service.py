@@ -202,6 +202,7 @@ class TokenService:
             access_expires_at=to_datetime(access_exp),
             refresh_expires_at=to_datetime(refresh_exp) if refresh else None,
             session_expires_at=to_datetime(session_end) if session_end is not None else None,
+            purge_after=to_datetime(max(access_exp, refresh_exp) if refresh else access_exp),
             kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
         try:
