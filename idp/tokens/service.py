@@ -36,7 +36,7 @@ from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import Clock, as_aware, system_clock, to_datetime
 from idp.errors import ClientGone, KeyMaterialError
 from idp.keys import KeyService
-from idp.store.lookup import RowLookup
+from idp.store.lookup import RowLookup, autocommit
 from idp.store.models import Client, Token
 
 
@@ -123,6 +123,7 @@ class TokenService:
     ) -> None:
         self._sessions = sessions
         self._engine = sessions.kw["bind"]
+        self._single = autocommit(self._engine)  # for statements that are atomic alone
         self._by_jti = RowLookup(self._engine, Token, Token.access_jti)
         self._by_refresh = RowLookup(self._engine, Token, Token.refresh_digest)
         self._acr_name = acr_name  # internal level → the configured name ([assurance])
@@ -206,9 +207,9 @@ class TokenService:
             kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
         try:
-            # One compiled Core INSERT on a bare connection: no ORM session or unit of work
-            # (measured: they were half the CPU of a client_credentials request).
-            with self._engine.begin() as conn:
+            # One compiled Core INSERT, committed by itself: no ORM unit of work, no BEGIN and
+            # COMMIT round trips (measured: together most of a client_credentials request).
+            with self._single.connect() as conn:
                 conn.execute(_INSERT_TOKEN, row)
         except IntegrityError:  # the client row is gone (deleted; this node cached it)
             if self._client_exists(ctx.client.client_id):
@@ -307,7 +308,7 @@ class TokenService:
                     Token.refresh_digest == digest, Token.client_id == client_id,
                     Token.rotated_at.is_(None), Token.revoked_at.is_(None),
                     Token.refresh_expires_at > now))
-        with self._engine.begin() as conn:  # one statement: mark it used, return its record
+        with self._single.connect() as conn:  # one statement: mark it used, return its record
             rotated = conn.execute(_ROTATE, {"digest": digest, "client": client_id,
                                              "now": now}).first()
         if rotated is not None:
