@@ -3,7 +3,7 @@ logout token to every client that took part").
 
 Rows of ``logout_deliveries`` are written in the database before the sign-out answers, so a
 restart of the IdP loses none, whichever ephemeral store is configured. Any number of workers
-(server worker processes, nodes) take due rows through a lease: a conditional UPDATE that only one of
+(processes, nodes) take due rows through a lease: a conditional UPDATE that only one of
 them can win, so one row is posted by one worker at a time. A worker that dies mid-post leaves
 the lease to run out and the row is posted again with the same ``jti`` — delivery is at least
 once, and the client's ``jti`` replay check makes its effect exactly once.

@@ -39,7 +39,6 @@ from idp.keys import KeyService
 from idp.store.lookup import RowLookup, autocommit
 from idp.store.models import Client, Token
 
-
 _INSERT_TOKEN = insert(Token)
 # Mark a refresh token used, if it is still usable, and return its record (UPDATE … RETURNING:
 # PostgreSQL, and SQLite since 3.35). Two redemptions racing: only one UPDATE matches.
