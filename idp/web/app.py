@@ -110,5 +110,28 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     console.register(app)  # the staff console: its own cookie session, CSRF on every form
     security.install(app, production=settings.production)
+    _serve_static_documents(app, services, settings)
     errors.install(app)
     return app
+
+def _serve_static_documents(app: Flask, services: Services, settings: Settings) -> None:
+    """Discovery and JWKS before Flask: the same bytes and headers, without the request cycle
+    (idp.web.static_documents; measured in docs/performance.md)."""
+    from idp.web.static_documents import Route, StaticDocuments
+
+    discovery: StaticDocument = app.extensions["idp.discovery"]
+
+    def _discovery() -> tuple[bytes, str]:
+        return discovery.body, discovery.etag
+
+    def _jwks() -> tuple[bytes, str]:
+        ring = services.keys.ring()
+        return ring.jwks_bytes, ring.etag
+
+    about = Route(_discovery, 3600)
+    routes = {"/.well-known/openid-configuration": about,
+              "/.well-known/oauth-authorization-server": about,
+              "/jwks.json": Route(_jwks, settings.keys.jwks_max_age)}
+    headers = [("Content-Security-Policy", security.CSP),
+               *security.fixed_headers(production=settings.production)]
+    app.wsgi_app = StaticDocuments(app.wsgi_app, routes, headers)  # type: ignore[method-assign]

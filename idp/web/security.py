@@ -36,18 +36,29 @@ def _policy() -> str:
     return f"{CSP}; frame-src {' '.join(frames)}" if frames else CSP
 
 
+def fixed_headers(*, production: bool) -> list[tuple[str, str]]:
+    """The headers every response carries whatever it is (CSP aside, which a view may widen)."""
+    headers = [
+        ("X-Frame-Options", "DENY"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "no-referrer"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if production:
+        headers.append(("Strict-Transport-Security", "max-age=31536000; includeSubDomains"))
+    return headers
+
+
 def install(app: Flask, *, production: bool) -> None:
+    fixed = fixed_headers(production=production)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", _policy())
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "no-referrer")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if production:
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        for name, value in fixed:
+            headers.setdefault(name, value)
         if request.endpoint not in ("oidc.discovery", "oidc.jwks", "static"):
             headers.setdefault("Cache-Control", "no-store")
             headers.setdefault("Pragma", "no-cache")
