@@ -26,7 +26,7 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,10 +36,13 @@ from idp.clients import ChannelPolicies, ClientRecord
 from idp.clock import Clock, as_aware, system_clock, to_datetime
 from idp.errors import ClientGone, KeyMaterialError
 from idp.keys import KeyService
-from idp.store.lookup import RowLookup, autocommit
+from idp.store.lookup import OneRow, RowInsert, RowLookup
 from idp.store.models import Client, Token
 
-_INSERT_TOKEN = insert(Token)
+# The columns an issuance writes (the rest start NULL).
+_ISSUED = ("access_jti", "refresh_digest", "family_id", "code_digest", "client_id", "account_id",
+           "scope", "sid", "auth_time", "acr", "amr", "issued_at", "access_expires_at",
+           "refresh_expires_at", "session_expires_at", "purge_after", "kid")
 # Mark a refresh token used, if it is still usable, and return its record (UPDATE … RETURNING:
 # PostgreSQL, and SQLite since 3.35). Two redemptions racing: only one UPDATE matches.
 _ROTATE = (
@@ -122,7 +125,8 @@ class TokenService:
     ) -> None:
         self._sessions = sessions
         self._engine = sessions.kw["bind"]
-        self._single = autocommit(self._engine)  # for statements that are atomic alone
+        self._insert = RowInsert(self._engine, Token, _ISSUED)
+        self._rotate = OneRow(self._engine, _ROTATE)
         self._by_jti = RowLookup(self._engine, Token, Token.access_jti)
         self._by_refresh = RowLookup(self._engine, Token, Token.refresh_digest)
         self._acr_name = acr_name  # internal level → the configured name ([assurance])
@@ -134,6 +138,11 @@ class TokenService:
         self._policies = policies
         self._clock = clock
         self._verify_keys: tuple[object, KeySet] | None = None  # (the ring it came from, keys)
+        self._on_issued: list[Callable[[IssueContext], None]] = []
+
+    def subscribe(self, listener: Callable[[IssueContext], None]) -> None:
+        """Call ``listener(ctx)`` after each issuance is stored (metrics, the access log)."""
+        self._on_issued.append(listener)
 
     # -- issuing ------------------------------------------------------------------------
     def issue(self, ctx: IssueContext) -> dict[str, Any]:
@@ -206,14 +215,15 @@ class TokenService:
             kid=signer.kid,  # an emergency revoke of this key revokes this issuance
         )
         try:
-            # One compiled Core INSERT, committed by itself: no ORM unit of work, no BEGIN and
+            # One compiled INSERT, committed by itself: no ORM unit of work, no BEGIN and
             # COMMIT round trips (measured: together most of a client_credentials request).
-            with self._single.connect() as conn:
-                conn.execute(_INSERT_TOKEN, row)
+            self._insert(row)
         except IntegrityError:  # the client row is gone (deleted; this node cached it)
             if self._client_exists(ctx.client.client_id):
                 raise
             raise ClientGone("this client no longer exists") from None
+        for listener in self._on_issued:
+            listener(ctx)
         return token
 
     def _client_exists(self, client_id: str) -> bool:
@@ -307,11 +317,9 @@ class TokenService:
                     Token.refresh_digest == digest, Token.client_id == client_id,
                     Token.rotated_at.is_(None), Token.revoked_at.is_(None),
                     Token.refresh_expires_at > now))
-        with self._single.connect() as conn:  # one statement: mark it used, return its record
-            rotated = conn.execute(_ROTATE, {"digest": digest, "client": client_id,
-                                             "now": now}).first()
-        if rotated is not None:
-            return Token(**rotated._mapping)
+        rotated = self._rotate({"digest": digest, "client": client_id, "now": now})
+        if rotated is not None:  # one statement marked it used and returned its record
+            return self._by_refresh.build(rotated)
         row = self._by_refresh(digest)
         if row is not None and row.client_id == client_id and row.rotated_at is not None:
             revoked = self.revoke_family(row.family_id, reason="refresh_reuse")
