@@ -7,7 +7,8 @@ Tags are stable public names (``account:login:failure``, ``key:rotate``,
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import logging
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,8 @@ from idp.audit.context import request_ip
 from idp.clock import Clock, system_clock, to_datetime
 from idp.errors import Conflict
 from idp.store.models import AuditEvent, AuditHead
+
+log = logging.getLogger("idp.audit")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,20 @@ class AuditTrail:
     def __init__(self, sessions: sessionmaker[Session], *, clock: Clock = system_clock) -> None:
         self._sessions = sessions
         self._clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+
+    def subscribe(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener(tag)`` after each event is committed (the metrics count sign-ins
+        this way, :mod:`idp.observability.metrics`). A failing listener is logged, never
+        raised: the action is done and recorded by then."""
+        self._listeners.append(listener)
+
+    def _notify(self, tag: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(tag)
+            except Exception:  # see subscribe
+                log.exception("audit listener failed on %s", tag)
 
     def record(
         self,
@@ -84,7 +101,8 @@ class AuditTrail:
             row.hash = link_hash(head.hash, _entry(row))
             head.seq = row.seq
             head.hash = row.hash
-            return row.seq
+        self._notify(tag)
+        return row.seq
 
     def events(
         self, *, tag: str | None = None, subject: str | None = None, actor: str | None = None,

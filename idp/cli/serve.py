@@ -7,46 +7,41 @@ signing path off the GIL contention that collapsed gthread/gevent (DESIGN.md §5
 
 Each worker builds its own app and services (:func:`worker_app`) and runs a back-channel logout
 delivery thread (the workers share the durable queue through leases,
-:mod:`idp.sessions.logout_queue`)."""
+:mod:`idp.sessions.logout_queue`).
+
+Logs (docs/observability.md): one format for the server's and the app's lines (``[logging]
+format`` or ``--log-format``), handed to granian, which applies it in every worker. The access
+log is the app's (:mod:`idp.observability.web`: request id, endpoint, no query strings, cookies
+or bodies — they can carry codes and tokens); granian's own stays off.
+
+Metrics: the workers share their values through a private directory made for this run
+(:mod:`idp.observability.metrics_dir`), so ``/metrics`` at any worker adds up all of them.
+"""
 
 from __future__ import annotations
 
 import logging
-import sys
+import os
 from typing import Any
 
 import click
 
 from idp.cli.output import guarded
 from idp.config import load_settings
-
-# No query strings, cookies or bodies in the access log: they can carry codes and tokens.
-ACCESS_LOG_FORMAT = '%(addr)s "%(method)s %(path)s %(protocol)s" %(status)d %(dt_ms).1fms'
+from idp.observability import logs
+from idp.observability.metrics_dir import MetricsDir
 
 
 def worker_app() -> Any:
     """The factory each worker process calls: its app, services and delivery thread."""
     from idp.web import create_app
 
-    app_logging()
-    app = create_app()
+    settings = load_settings()
+    if not logs.configured():  # run by another server than `idp serve`
+        logs.configure(settings.log_format)
+    app = create_app(settings)
     app.extensions["idp.services"].backchannel.start()
     return app
-
-
-def app_logging() -> None:
-    """The IdP's own log records (``idp.*``: the development SMS gateway's messages, unhandled
-    errors, delivery failures) at INFO to stderr, beside the server's. They never carry secrets
-    or clear ID numbers (tests/e2e/test_privacy.py scans this output)."""
-    logger = logging.getLogger("idp")
-    if logger.handlers:
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(
-        "[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False
 
 
 @click.command()
@@ -54,10 +49,13 @@ def app_logging() -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--access-log/--no-access-log", default=True)
+@click.option("--log-format", type=click.Choice(logs.FORMATS), default=None,
+              help="json or text  [default: [logging] format: json in production]")
 @guarded
-def serve(host: str, port: int, workers: int, access_log: bool) -> None:
+def serve(host: str, port: int, workers: int, access_log: bool, log_format: str | None) -> None:
     """Run the IdP (granian, one process per worker)."""
     settings = load_settings()  # fail fast, in one line, on bad settings
+    log_config = logs.logging_config(log_format or settings.log_format, access_log=access_log)
     from idp.container import build_services
 
     services = build_services(settings)
@@ -65,10 +63,17 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         services.keys.check_ready()
     finally:
         services.close()
+    metrics_dir = MetricsDir.prepare(settings.metrics.dir)
+    # prometheus_client chooses its multiprocess mode from this variable when it is first
+    # imported, and offers no other switch: set it here, before any worker imports it (the
+    # workers inherit it). The workers' settings get the same directory as [metrics] dir,
+    # through the loader like every IDP_* variable.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.path)
+    os.environ["IDP_METRICS_DIR"] = str(metrics_dir.path)
     from granian import Granian
     from granian.constants import Interfaces
 
-    Granian(
+    server = Granian(
         "idp.cli.serve:worker_app",
         factory=True,
         address=host,
@@ -77,8 +82,14 @@ def serve(host: str, port: int, workers: int, access_log: bool) -> None:
         workers=workers,
         blocking_threads=1,
         backlog=2048,
-        log_access=access_log,
-        log_access_format=ACCESS_LOG_FORMAT,
+        log_dictconfig=log_config,
+        log_access=False,  # the app writes the access log (idp.observability.web)
         respawn_failed_workers=True,
         workers_kill_timeout=10,
-    ).serve()
+    )
+    server.on_shutdown(metrics_dir.close)
+    logging.getLogger("idp.serve").info("workers share their metrics in %s", metrics_dir.path)
+    try:
+        server.serve()
+    finally:
+        metrics_dir.close()

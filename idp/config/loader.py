@@ -8,6 +8,7 @@ section, so ``IDP_DATABASE_URL`` is ``database.url``, ``IDP_REDIS_URL`` is ``red
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -141,6 +142,7 @@ def validate(settings: Settings) -> None:
     _validate_face(settings)
     _validate_assurance(settings)
     _validate_channels(settings)
+    _validate_observability(settings)
     if not settings.production:
         return
     if settings.registry.backend == "http" and not settings.registry.http_url.startswith(
@@ -311,6 +313,27 @@ def _validate_channels(settings: Settings) -> None:
         parts = [p.strip() for p in rule.split("->")]
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"token_exchange.allow: {rule!r} is not 'SOURCE -> TARGET'")
+
+
+def _validate_observability(settings: Settings) -> None:
+    """``[logging]`` and ``[metrics]``: in production, /metrics is never open to everyone."""
+    if settings.logging.format not in {"auto", "json", "text"}:
+        raise ConfigError("logging.format must be 'auto', 'json' or 'text'")
+    m = settings.metrics
+    for entry in m.allow:
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigError(f"metrics.allow: {entry!r} is not an IP address or network "
+                              "(CIDR)") from None
+        if settings.production and network.prefixlen == 0:
+            raise ConfigError(f"metrics.allow: {entry!r} admits every address; in production "
+                              "give scrapers from anywhere a metrics.token instead")
+    if m.token and (not m.token.isprintable() or any(c.isspace() for c in m.token)):
+        raise ConfigError("metrics.token must be printable characters without spaces")
+    if m.token and settings.production and len(m.token) < 32:
+        raise ConfigError("production mode needs a metrics.token of 32+ random characters "
+                          "(or none: then only metrics.allow admits scrapers)")
 
 
 def load_settings(

@@ -182,6 +182,23 @@ class AssuranceSettings:
     l4: str = "L4"
 
 
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Prometheus metrics at ``/metrics`` (docs/observability.md); see ``[metrics]``."""
+
+    enabled: bool = True
+    allow: tuple[str, ...] = ("127.0.0.1", "::1")  # addresses or CIDR networks
+    token: str = ""  # noqa: S105 — empty: no bearer token admits a scraper
+    dir: str = ""  # empty: `idp serve` makes a private one per run
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """The server's log lines (docs/observability.md); see ``[logging]``."""
+
+    format: str = "auto"  # auto | json | text
+
+
 AUTH_CODE = "authorization_code"
 REFRESH = "refresh_token"
 CLIENT_CREDENTIALS = "client_credentials"
@@ -260,12 +277,21 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
     registration: RegistrationSettings = field(default_factory=RegistrationSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     channels: ChannelsSettings = field(default_factory=ChannelsSettings)
     token_exchange: TokenExchangeSettings = field(default_factory=TokenExchangeSettings)
 
     @property
     def production(self) -> bool:
         return self.mode == "production"
+
+    @property
+    def log_format(self) -> str:
+        """``[logging] format`` with ``auto`` resolved: JSON in production, text otherwise."""
+        if self.logging.format != "auto":
+            return self.logging.format
+        return "json" if self.production else "text"
 
     @property
     def database_url(self) -> str:

@@ -15,6 +15,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp.audit.context import request_ip
 from idp.config import Settings, load_settings
 from idp.container import Services, build_services
+from idp.observability import web as observability
+from idp.observability.metrics import Metrics
 from idp.oidc.discovery import StaticDocument, metadata
 from idp.oidc.server import create_authorization_server
 from idp.web import errors, i18n, security
@@ -53,6 +55,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.extensions["idp.settings"] = settings
     app.extensions["idp.oauth"] = create_authorization_server(services)
     app.extensions["idp.discovery"] = StaticDocument.of(metadata(settings))
+    # Request ids, timing, the access log; sign-ins and tokens counted (docs/observability.md).
+    observability.install(app, services, Metrics(multiproc_dir=settings.metrics.dir or None))
 
     babel.init_app(app, locale_selector=i18n.select_locale)
     app.jinja_env.globals["lang_url"] = i18n.lang_url
@@ -114,6 +118,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.install(app)
     return app
 
+
 def _serve_static_documents(app: Flask, services: Services, settings: Settings) -> None:
     """Discovery and JWKS before Flask: the same bytes and headers, without the request cycle
     (idp.web.static_documents; measured in docs/performance.md)."""
@@ -128,10 +133,12 @@ def _serve_static_documents(app: Flask, services: Services, settings: Settings) 
         ring = services.keys.ring()
         return ring.jwks_bytes, ring.etag
 
-    about = Route(_discovery, 3600)
+    about = Route(_discovery, 3600, "oidc.discovery")
     routes = {"/.well-known/openid-configuration": about,
               "/.well-known/oauth-authorization-server": about,
-              "/jwks.json": Route(_jwks, settings.keys.jwks_max_age)}
+              "/jwks.json": Route(_jwks, settings.keys.jwks_max_age, "oidc.jwks")}
     headers = [("Content-Security-Policy", security.CSP),
                *security.fixed_headers(production=settings.production)]
-    app.wsgi_app = StaticDocuments(app.wsgi_app, routes, headers)  # type: ignore[method-assign]
+    metrics: Metrics = app.extensions["idp.metrics"]
+    app.wsgi_app = StaticDocuments(  # type: ignore[method-assign]
+        app.wsgi_app, routes, headers, metrics.request_done)

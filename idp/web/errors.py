@@ -15,7 +15,8 @@ log = logging.getLogger("idp.web")
 
 JSON_ENDPOINTS = ("/token", "/revoke", "/introspect", "/userinfo", "/jwks.json", "/.well-known/",
                   "/device_authorization", "/api/device", "/api/qr/", "/qr/start", "/qr/status",
-                  "/qr/complete", "/admin/api/", "/healthz", "/readyz", "/register/")
+                  "/qr/complete", "/admin/api/", "/healthz", "/readyz", "/metrics",
+                  "/register/")
 
 
 def _wants_json() -> bool:

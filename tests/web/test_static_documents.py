@@ -65,3 +65,18 @@ def test_other_methods_and_query_strings_go_to_the_app(client):
     with_query = client.get(DISCOVERY + "?x=1")
     assert with_query.status_code == 200
     assert with_query.data == client.get(DISCOVERY).data
+
+
+def test_they_are_counted_in_the_metrics_under_the_apps_endpoint_names(client):
+    from tests.web.test_metrics import scrape, value
+
+    etag = client.get("/jwks.json").headers["ETag"]
+    client.get("/jwks.json", headers={"If-None-Match": etag})
+    client.head(DISCOVERY)
+    text = scrape(client)
+    assert value(text, "idp_http_requests_total", endpoint="oidc.jwks", method="GET",
+                 status="200") == 1
+    assert value(text, "idp_http_requests_total", endpoint="oidc.jwks", method="GET",
+                 status="304") == 1
+    assert value(text, "idp_http_requests_total", endpoint="oidc.discovery", method="HEAD",
+                 status="200") == 1
