@@ -123,7 +123,10 @@ class AccountService:
         session_ending: SessionEnding | None = None,
     ) -> None:
         self._sessions = sessions
-        self._by_id = RowLookup(sessions.kw["bind"], Account, Account.id)
+        engine = sessions.kw["bind"]
+        self._by_id = RowLookup(engine, Account, Account.id)
+        self._by_phone = RowLookup(engine, Account, Account.phone)
+        self._by_bidx = RowLookup(engine, Account, Account.id_number_bidx)
         self._protector = protector
         self._registry = registry
         self._hasher = hasher
@@ -186,15 +189,13 @@ class AccountService:
         username = (username or "").strip()
         if not username:
             return None
-        with self._sessions() as session:
-            if looks_like_phone(username):
-                return session.scalar(
-                    select(Account).where(Account.phone == normalise_phone(username)))
-            try:
-                bidx = self._protector.index(username)
-            except InvalidIdNumber:
-                return None
-            return session.scalar(select(Account).where(Account.id_number_bidx == bidx))
+        if looks_like_phone(username):
+            return self._by_phone(normalise_phone(username))
+        try:
+            bidx = self._protector.index(username)
+        except InvalidIdNumber:
+            return None
+        return self._by_bidx(bidx)
 
     def authenticate(self, username: str, password: str, *, ip: str | None = None) -> Account:
         """Verify a password sign-in; raises RateLimited, AuthenticationFailed, AccountLocked."""

@@ -13,6 +13,7 @@ from idp.cli.identity import identity
 from idp.cli.keys import keys
 from idp.cli.logout import logout
 from idp.cli.output import CliError
+from idp.cli.seed_bench import seed_bench
 from idp.cli.serve import serve
 from idp.cli.sessions import sessions
 from idp.cli.staff import staff
@@ -27,6 +28,7 @@ def cli() -> None:
 cli.add_command(admin.init)
 cli.add_command(serve)
 cli.add_command(seed_demo)
+cli.add_command(seed_bench)
 cli.add_command(admin.registry)
 cli.add_command(admin.accounts)
 cli.add_command(admin.clients)

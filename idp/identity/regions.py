@@ -66,6 +66,14 @@ def is_province_code(prefix: str) -> bool:
     return len(prefix) == 2 and prefix.isdigit() and is_known_region(prefix + "0000")
 
 
+@functools.cache
+def county_codes() -> tuple[str, ...]:
+    """The current county-level codes (digits 5-6 not ``00``), in table order: the address
+    codes new ID numbers are issued under (for synthetic citizens, :mod:`.synthetic`)."""
+    return tuple(row.code for row in _table().values()
+                 if row.status == CURRENT and not row.code.endswith("00"))
+
+
 def region_count() -> tuple[int, int]:
     """(all codes, abolished codes) — for diagnostics and tests."""
     table = _table()

@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (bench/compare) and `python -m bench.logout_fanout`."""
