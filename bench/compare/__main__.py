@@ -1,0 +1,3 @@
+from bench.compare.main import main
+
+raise SystemExit(main())
