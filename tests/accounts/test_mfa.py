@@ -7,24 +7,15 @@ import pyotp
 import pytest
 from sqlalchemy import text
 
-from idp.container import build_services
 from idp.errors import AuthenticationFailed, Conflict, RateLimited
 from tests.factories import make_citizen
-from tests.fixtures.services import FakeClock
 
 LABEL = "1101**********002X"
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def services(settings, clock):
-    svc = build_services(settings, create_keys=True, clock=clock)
-    yield svc
-    svc.close()
+def services(clocked_services):
+    return clocked_services
 
 
 @pytest.fixture

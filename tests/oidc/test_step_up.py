@@ -14,7 +14,6 @@ from idp.accounts.sms_codes import SmsCodeService
 from idp.container import build_services
 from tests.factories import make_citizen, make_client
 from tests.fixtures.listener import jwt_parts
-from tests.fixtures.services import FakeClock
 from tests.web.test_account_centre import EN, sign_in
 from tests.web.test_pages import csrf
 from tests.web.test_session_limits import authorize, redirect_params, token_request
@@ -23,16 +22,8 @@ ESSENTIAL_L2 = json.dumps({"id_token": {"acr": {"essential": True, "values": ["L
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def services(settings, clock):
-    svc = build_services(settings, create_keys=True, clock=clock)
-    svc.keys.ensure_keys()
-    yield svc
-    svc.close()
+def services(clocked_services):
+    return clocked_services
 
 
 @pytest.fixture

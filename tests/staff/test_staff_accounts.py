@@ -8,25 +8,16 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from idp.container import build_services
 from idp.errors import AuthenticationFailed, Conflict, Forbidden, RateLimited, ValidationError
 from idp.staff import roles
 from idp.store.models import StaffAccount, StaffApiToken
-from tests.fixtures.services import FakeClock
 
 PASSWORD = "staff-Password-2026!"  # noqa: S105 — test data
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def services(settings, clock):
-    svc = build_services(settings, create_keys=True, clock=clock)
-    yield svc
-    svc.close()
+def services(clocked_services):
+    return clocked_services
 
 
 @pytest.fixture

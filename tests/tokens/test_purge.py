@@ -6,25 +6,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from idp.container import build_services
 from idp.store.models import AuditEvent, Token
 from idp.tokens import IssueContext
 from idp.tokens.purge import TokenPurge
 from tests.factories import make_citizen, make_client
-from tests.fixtures.services import FakeClock
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def services(settings, clock):
-    svc = build_services(settings, create_keys=True, clock=clock)
-    svc.keys.ensure_keys()
-    yield svc
-    svc.close()
+def services(clocked_services):
+    return clocked_services
 
 
 def _issue(services, client, account_id, *, refresh: bool) -> dict:

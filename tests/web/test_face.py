@@ -18,7 +18,6 @@ from idp.accounts.face_checks import FaceCheckService
 from idp.container import build_services
 from tests.factories import make_citizen, make_client
 from tests.fixtures.server import free_port
-from tests.fixtures.services import FakeClock
 from tests.oidc.test_step_up import enrol, id_token_claims, path, second_factor
 from tests.web.test_account_centre import EN, sign_in
 from tests.web.test_pages import csrf
@@ -28,16 +27,8 @@ ESSENTIAL_L3 = json.dumps({"id_token": {"acr": {"essential": True, "values": ["L
 
 
 @pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def services(settings, clock):
-    svc = build_services(settings, create_keys=True, clock=clock)
-    svc.keys.ensure_keys()
-    yield svc
-    svc.close()
+def services(clocked_services):
+    return clocked_services
 
 
 @pytest.fixture
