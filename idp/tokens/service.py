@@ -166,9 +166,10 @@ class TokenService:
             "iat": now,
             "exp": access_exp,
             "jti": jti,
-            "scope": ctx.scope,
             "channel": ctx.client.channel,
         }
+        if ctx.scope:  # a client credentials grant without scopes has none to state
+            claims["scope"] = ctx.scope
         if ctx.sid:
             claims["sid"] = ctx.sid
         if ctx.auth_time is not None:
@@ -188,8 +189,9 @@ class TokenService:
             "access_token": access_token,
             "token_type": "Bearer",
             "expires_in": access_exp - now,
-            "scope": ctx.scope,
         }
+        if ctx.scope:
+            token["scope"] = ctx.scope
         include_refresh = ctx.include_refresh and self._policies.issues_refresh_tokens(
             ctx.client.channel)
         refresh = secrets.token_urlsafe(32) if include_refresh else None

@@ -114,3 +114,15 @@ def test_find_reports_expiry(services):
     assert later.find(token["access_token"]).expired
     assert not later.find(token["refresh_token"]).expired
     assert later.validate_access_token(token["access_token"]) is None
+
+
+def test_a_grant_without_scopes_states_none(services):
+    """A service client registered without scopes: no ``"scope": ""`` in the access token or
+    the token response (RFC 9068 §2.2.3, RFC 6749 §5.1 — the claim is for granted scopes)."""
+    client = make_client(services, channel="service")
+    token = services.tokens.issue(IssueContext(
+        client=services.clients.get(client.client_id), account_id=None, scope="",
+        grant_type="client_credentials", include_refresh=False))
+    claims = jwt.decode(token["access_token"], services.tokens.verification_keys()).claims
+    assert "scope" not in claims and "scope" not in token
+    assert services.tokens.validate_access_token(token["access_token"]).scope == ""
